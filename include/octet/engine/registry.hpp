@@ -1,0 +1,17 @@
+// The default layer registry: every layer family registers its Caffe type strings here.
+// Each family lives in engine/layers/<family>.hpp and exposes register_<family>_layers().
+#pragma once
+#include "octet/engine/layer.hpp"
+// Layer families (one include + one call each, keep both lists in the same order):
+
+namespace octet::engine {
+
+inline const LayerRegistry& default_registry() {
+  static const LayerRegistry registry = [] {
+    LayerRegistry r;
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace octet::engine

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one list of Debian packages Octet needs to build, test and run its demo.
+# Installs only what is missing, so a second run is quiet and fast.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libeigen3-dev
+  libprotobuf-dev protobuf-compiler
+  catch2 libbenchmark-dev
+  liblmdb-dev liblmdb++-dev
+  libcxxopts-dev librange-v3-dev
+  libopencv-imgcodecs-dev libopencv-imgproc-dev
+  libflatbuffers-dev flatbuffers-compiler
+  libonnx-dev libonnx-testdata
+  dataset-fashion-mnist
+  python3 python3-numpy python3-lmdb python3-protobuf
+
+)
+# Node.js (for the ONNX Runtime peer) may come from another repository that bundles npm;
+# ask Debian for it only when no node is on the PATH at all.
+if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
