@@ -1,0 +1,288 @@
+// 2-D convolution, NCHW, Caffe/ONNX weight layout [O, I/group, kh, kw]: groups (depthwise
+// included), stride, dilation, asymmetric pads, optional bias and a fused activation applied
+// while the output is written. reference::conv2d is the plain loop nest; conv2d picks
+//   * Gemm1x1    1x1, stride 1, no pad: GEMM straight over the input (no im2col),
+//   * Depthwise  group == in_c: a direct kernel vectorised along the output row,
+//   * Im2colGemm everything else: im2col into caller scratch + one GEMM per group.
+// The caller sizes scratch once with conv2d_scratch_size (no allocation in forward).
+// Depends on core/ and Eigen only (never ir/, engine/ or proto).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "octet/core/error.hpp"
+#include "octet/core/parallel.hpp"
+#include "octet/kernels/fused_activation.hpp"
+#include "octet/kernels/gemm.hpp"
+#include "octet/kernels/im2col.hpp"
+
+namespace octet::kernels {
+
+struct Conv2dParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t group = 1;
+  FusedActivation activation;
+};
+
+struct Conv2dShape {
+  int64_t batch = 0, in_c = 0, in_h = 0, in_w = 0;
+  int64_t out_c = 0, out_h = 0, out_w = 0;
+};
+
+// (in + pad_begin + pad_end - dilation*(k-1) - 1) / stride + 1, or <= 0 when nothing fits.
+inline int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_begin,
+                             int64_t pad_end, int64_t dilation) {
+  const int64_t span = in + pad_begin + pad_end - dilation * (k - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+// Validates the parameters against the input and returns the full shape (throws ShapeError).
+inline Conv2dShape conv2d_shape(const Conv2dParams& p, int64_t batch, int64_t in_c, int64_t in_h,
+                                int64_t in_w, int64_t out_c) {
+  auto fail = [](const std::string& m) { throw ShapeError("convolution: " + m); };
+  if (p.kernel_h < 1 || p.kernel_w < 1) fail("kernel size must be >= 1");
+  if (p.stride_h < 1 || p.stride_w < 1) fail("stride must be >= 1");
+  if (p.dilation_h < 1 || p.dilation_w < 1) fail("dilation must be >= 1");
+  if (p.pad_top < 0 || p.pad_left < 0 || p.pad_bottom < 0 || p.pad_right < 0)
+    fail("pads must be >= 0");
+  if (p.group < 1) fail("group must be >= 1");
+  if (in_c % p.group != 0)
+    fail("input channels " + std::to_string(in_c) + " not divisible by group " + std::to_string(p.group));
+  if (out_c % p.group != 0)
+    fail("output channels " + std::to_string(out_c) + " not divisible by group " + std::to_string(p.group));
+  Conv2dShape s{batch, in_c, in_h, in_w, out_c, 0, 0};
+  s.out_h = conv_out_size(in_h, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h);
+  s.out_w = conv_out_size(in_w, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
+  if (s.out_h < 1 || s.out_w < 1)
+    fail("kernel " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
+         " (dilated) does not fit padded input " + std::to_string(in_h) + "x" + std::to_string(in_w));
+  return s;
+}
+
+enum class Conv2dAlgo { Gemm1x1, Depthwise, Im2colGemm };
+
+inline Conv2dAlgo conv2d_algo(const Conv2dParams& p, const Conv2dShape& s) {
+  if (p.group > 1 && p.group == s.in_c) return Conv2dAlgo::Depthwise;
+  if (p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+      p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0)
+    return Conv2dAlgo::Gemm1x1;
+  return Conv2dAlgo::Im2colGemm;
+}
+
+namespace conv_detail {
+inline int64_t col_size(const Conv2dParams& p, const Conv2dShape& s) {
+  return s.in_c * p.kernel_h * p.kernel_w * s.out_h * s.out_w;
+}
+// Batch items run in parallel (one column buffer each) only when there are enough of them to
+// occupy every thread; otherwise the GEMM itself is split.
+inline bool batch_parallel(const Conv2dShape& s, int64_t threads) {
+  return threads > 1 && s.batch >= threads;
+}
+}  // namespace conv_detail
+
+// Elements of scratch conv2d needs with `threads` threads (0 for the direct algorithms).
+inline int64_t conv2d_scratch_size(const Conv2dParams& p, const Conv2dShape& s,
+                                   int64_t threads = num_threads()) {
+  if (conv2d_algo(p, s) != Conv2dAlgo::Im2colGemm) return 0;
+  return conv_detail::col_size(p, s) * (conv_detail::batch_parallel(s, threads) ? threads : 1);
+}
+
+namespace conv_detail {
+
+// One output plane of a depthwise conv: `in` is the input channel plane, `w` its kh*kw taps.
+template <typename T>
+void depthwise_plane(const Conv2dParams& p, const Conv2dShape& s, const T* in, const T* w, T bias,
+                     T* out) {
+  const int64_t H = s.in_h, W = s.in_w, OW = s.out_w, KH = p.kernel_h, KW = p.kernel_w;
+  const int64_t sw = p.stride_w;
+  const bool k3 = KH == 3 && KW == 3 && p.dilation_w == 1 && (sw == 1 || sw == 2);
+  // Interior of a 3x3 row: all three taps inside the image.
+  int64_t in_lo = 0, in_hi = 0;
+  if (k3) {
+    int64_t lo2, hi2;
+    valid_output_range(-p.pad_left, sw, W, OW, in_lo, in_hi);
+    valid_output_range(2 - p.pad_left, sw, W, OW, lo2, hi2);
+    in_lo = std::max(in_lo, lo2);
+    in_hi = std::max(in_lo, std::min(in_hi, hi2));
+  }
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    T* orow = out + oh * OW;
+    std::fill(orow, orow + OW, T(0));
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+      if (ih < 0 || ih >= H) continue;
+      const T* irow = in + ih * W;
+      const T* wk = w + kh * KW;
+      if (k3) {
+        const T w0 = wk[0], w1 = wk[1], w2 = wk[2];
+        const int64_t off = -p.pad_left;
+        if (sw == 1) {
+          for (int64_t ow = in_lo; ow < in_hi; ++ow) {
+            const T* r = irow + ow + off;
+            orow[ow] += w0 * r[0] + w1 * r[1] + w2 * r[2];
+          }
+        } else {
+          for (int64_t ow = in_lo; ow < in_hi; ++ow) {
+            const T* r = irow + 2 * ow + off;
+            orow[ow] += w0 * r[0] + w1 * r[1] + w2 * r[2];
+          }
+        }
+        // Row borders: taps checked one by one.
+        auto edge = [&](int64_t ow) {
+          T acc = 0;
+          for (int64_t kw = 0; kw < 3; ++kw) {
+            const int64_t iw = ow * sw + off + kw;
+            if (iw >= 0 && iw < W) acc += wk[kw] * irow[iw];
+          }
+          orow[ow] += acc;
+        };
+        for (int64_t ow = 0; ow < in_lo; ++ow) edge(ow);
+        for (int64_t ow = in_hi; ow < OW; ++ow) edge(ow);
+        continue;
+      }
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const T wv = wk[kw];
+        const int64_t off = kw * p.dilation_w - p.pad_left;
+        int64_t lo, hi;
+        valid_output_range(off, sw, W, OW, lo, hi);
+        if (sw == 1) {
+          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * irow[ow + off];
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * irow[ow * sw + off];
+        }
+      }
+    }
+    bias_activation(orow, OW, bias, p.activation);
+  }
+}
+
+template <typename T>
+void bias_act_planes(const Conv2dParams& p, int64_t channels, int64_t plane, const T* bias,
+                     T* out) {
+  for (int64_t c = 0; c < channels; ++c)
+    bias_activation(out + c * plane, plane, bias ? bias[c] : T(0), p.activation);
+}
+
+// One image through GEMM (1x1) or im2col + GEMM; `col` is unused for 1x1.
+template <typename T>
+void gemm_image(const Conv2dParams& p, const Conv2dShape& s, Conv2dAlgo algo, const T* in,
+                const T* weight, const T* bias, T* out, T* col, bool inner_parallel) {
+  const int64_t G = p.group, Ig = s.in_c / G, Og = s.out_c / G;
+  const int64_t opl = s.out_h * s.out_w, K = Ig * p.kernel_h * p.kernel_w;
+  const T* src = in;
+  if (algo == Conv2dAlgo::Im2colGemm) {
+    const Im2colGeometry g{s.in_c,     s.in_h,       s.in_w,       p.kernel_h,   p.kernel_w,
+                           p.pad_top,  p.pad_left,   p.stride_h,   p.stride_w,   p.dilation_h,
+                           p.dilation_w, s.out_h,    s.out_w};
+    if (inner_parallel) {
+      parallel_for(0, s.in_c, [&](int64_t c) { im2col(g, in, col, c, c + 1); });
+    } else {
+      im2col(g, in, col);
+    }
+    src = col;
+  }
+  for (int64_t gi = 0; gi < G; ++gi) {
+    const T* a = weight + gi * Og * K;
+    const T* b = src + gi * K * opl;
+    T* c = out + gi * Og * opl;
+    if (inner_parallel) gemm_parallel(false, false, Og, opl, K, T(1), a, K, b, opl, T(0), c, opl);
+    else gemm(false, false, Og, opl, K, T(1), a, K, b, opl, T(0), c, opl);
+  }
+  if (inner_parallel) {
+    parallel_for(0, s.out_c, [&](int64_t oc) {
+      bias_activation(out + oc * opl, opl, bias ? bias[oc] : T(0), p.activation);
+    });
+  } else {
+    bias_act_planes(p, s.out_c, opl, bias, out);
+  }
+}
+
+}  // namespace conv_detail
+
+// output[N, O, OH, OW] = act(conv(input[N, C, H, W], weight) + bias). bias may be null.
+// scratch must hold conv2d_scratch_size(p, s, t) elements for some t >= 1 (fewer slots than
+// threads just means less batch parallelism).
+template <typename T>
+void conv2d(const Conv2dParams& p, const Conv2dShape& s, const T* input, const T* weight,
+            const T* bias, T* output, std::span<T> scratch) {
+  const Conv2dAlgo algo = conv2d_algo(p, s);
+  const int64_t in_img = s.in_c * s.in_h * s.in_w, out_img = s.out_c * s.out_h * s.out_w;
+  const int64_t threads = num_threads();
+
+  if (algo == Conv2dAlgo::Depthwise) {
+    const int64_t mult = s.out_c / s.in_c, taps = p.kernel_h * p.kernel_w;
+    const int64_t opl = s.out_h * s.out_w;
+    parallel_for(0, s.batch * s.out_c, [&](int64_t i) {
+      const int64_t n = i / s.out_c, oc = i % s.out_c;
+      conv_detail::depthwise_plane(p, s, input + n * in_img + (oc / mult) * s.in_h * s.in_w,
+                                   weight + oc * taps, bias ? bias[oc] : T(0),
+                                   output + n * out_img + oc * opl);
+    });
+    return;
+  }
+
+  const int64_t col = algo == Conv2dAlgo::Im2colGemm ? conv_detail::col_size(p, s) : 0;
+  int64_t slots = 1;
+  if (col > 0) {
+    slots = static_cast<int64_t>(scratch.size()) / col;
+    if (slots < 1)
+      throw ShapeError("convolution: scratch of " + std::to_string(scratch.size()) +
+                       " elements is smaller than the " + std::to_string(col) + " im2col needs");
+  }
+  const int64_t workers = col > 0 ? std::min({slots, threads, s.batch}) : std::min(threads, s.batch);
+  if (conv_detail::batch_parallel(s, threads) && workers == threads) {
+    // Worker w owns scratch slot w and batch items w, w + workers, ...
+    parallel_for(0, workers, [&](int64_t w) {
+      T* colbuf = col > 0 ? scratch.data() + w * col : nullptr;
+      for (int64_t n = w; n < s.batch; n += workers)
+        conv_detail::gemm_image(p, s, algo, input + n * in_img, weight, bias, output + n * out_img,
+                                colbuf, false);
+    });
+    return;
+  }
+  for (int64_t n = 0; n < s.batch; ++n)
+    conv_detail::gemm_image(p, s, algo, input + n * in_img, weight, bias, output + n * out_img,
+                            col > 0 ? scratch.data() : nullptr, threads > 1);
+}
+
+namespace reference {
+
+template <typename T>
+void conv2d(const Conv2dParams& p, const Conv2dShape& s, const T* input, const T* weight,
+            const T* bias, T* output) {
+  const int64_t Ig = s.in_c / p.group, Og = s.out_c / p.group;
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t oc = 0; oc < s.out_c; ++oc) {
+      const int64_t g = oc / Og;
+      for (int64_t oh = 0; oh < s.out_h; ++oh)
+        for (int64_t ow = 0; ow < s.out_w; ++ow) {
+          double acc = bias ? static_cast<double>(bias[oc]) : 0.0;
+          for (int64_t ic = 0; ic < Ig; ++ic)
+            for (int64_t kh = 0; kh < p.kernel_h; ++kh)
+              for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+                const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+                const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+                if (ih < 0 || ih >= s.in_h || iw < 0 || iw >= s.in_w) continue;
+                const T x = input[((n * s.in_c + g * Ig + ic) * s.in_h + ih) * s.in_w + iw];
+                const T w = weight[((oc * Ig + ic) * p.kernel_h + kh) * p.kernel_w + kw];
+                acc += static_cast<double>(x) * static_cast<double>(w);
+              }
+          output[((n * s.out_c + oc) * s.out_h + oh) * s.out_w + ow] =
+              p.activation(static_cast<T>(acc));
+        }
+    }
+}
+
+}  // namespace reference
+
+// Multiply-accumulates of one forward, times two (the FLOP convention of `ufw info`).
+inline int64_t conv2d_flops(const Conv2dParams& p, const Conv2dShape& s) {
+  return 2 * s.batch * s.out_c * s.out_h * s.out_w * (s.in_c / p.group) * p.kernel_h * p.kernel_w;
+}
+
+}  // namespace octet::kernels
