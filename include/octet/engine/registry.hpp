@@ -3,12 +3,14 @@
 #pragma once
 #include "octet/engine/layer.hpp"
 // Layer families (one include + one call each, keep both lists in the same order):
+#include "octet/engine/layers/data.hpp"
 
 namespace octet::engine {
 
 inline const LayerRegistry& default_registry() {
   static const LayerRegistry registry = [] {
     LayerRegistry r;
+    register_data_layers(r);
     return r;
   }();
   return registry;
