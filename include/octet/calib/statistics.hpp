@@ -1,0 +1,626 @@
+// Per-tensor calibration statistics, streamed over batches (docs/calibration-math.md §2):
+// counts n (finite elements, zeros included), z (exact zeros), non-finite count, min, max,
+// absmax, and a histogram of the finite non-zero |x| in one of two deterministic modes:
+//   Mode A two_pass: pass 1 finds absmax (RangeStats), pass 2 fills N = th_binnum bins over
+//     [0, absmax] with the ncnn index rule min(floor(a * (N/absmax)), N-1).
+//   Mode B dyadic:   one pass; range R = 2^e with every a < R, M = 2*th_binnum bins of width
+//     R/M; the index is an exact power-of-two scaling; growth coarsens by exact bin pairing.
+// Both depend only on the multiset of values: batch order, batch size and thread count do not
+// change a single count, and merge(a, b) equals accumulating everything into one.
+// Counts are integers; no float is ever accumulated. Also: serialisation for -dump_dist /
+// -load_dist. Depends on core/ (error, atomic_file, parallel) and the standard library only;
+// must not depend on the network runtime, proto or ir/.
+#pragma once
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "octet/core/atomic_file.hpp"
+#include "octet/core/error.hpp"
+#include "octet/core/parallel.hpp"
+
+namespace octet::calib {
+
+enum class HistMode : std::uint8_t { two_pass = 0, dyadic = 1 };
+
+inline const char* to_string(HistMode m) { return m == HistMode::two_pass ? "two_pass" : "dyadic"; }
+
+// -th_binnum: a power of two in [512, 4096] (NNTC's accepted values).
+inline void validate_binnum(int binnum) {
+  if (binnum < 512 || binnum > 4096 || !std::has_single_bit(static_cast<unsigned>(binnum)))
+    throw UsageError(error_text("-th_binnum", std::to_string(binnum),
+                                "must be a power of two in [512, 4096]"));
+}
+
+// ---- pass-1 statistics --------------------------------------------------------------------
+
+struct RangeStats {
+  std::uint64_t n = 0;          // finite elements, zeros included
+  std::uint64_t zeros = 0;      // exact zeros (+0 and -0)
+  std::uint64_t nonfinite = 0;  // NaN and +-Inf: excluded from everything else, reported
+  // Over finite values; zeros are canonicalised to +0 so the sign of a zero min/max never
+  // depends on order. +inf / -inf while n == 0.
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+  float absmax = 0.0f;
+
+  void update(std::span<const float> x) noexcept {
+    // Branch-free body so the compiler vectorises it; the chunked inner counters are 32-bit.
+    constexpr std::size_t kChunk = 4096;
+    const float inf = std::numeric_limits<float>::infinity();
+    for (std::size_t b = 0; b < x.size(); b += kChunk) {
+      const std::size_t e = std::min(x.size(), b + kChunk);
+      std::uint32_t z = 0, bad = 0;
+      float mn = inf, mx = -inf, am = 0.0f;
+      for (std::size_t i = b; i < e; ++i) {
+        const float v = x[i];
+        const float a = std::fabs(v);
+        const bool fin = a <= FLT_MAX;  // false for NaN and Inf
+        bad += !fin;
+        z += (v == 0.0f);
+        const float vz = v + 0.0f;  // -0 -> +0
+        const float lo = fin ? vz : inf, hi = fin ? vz : -inf, aa = fin ? a : 0.0f;
+        mn = lo < mn ? lo : mn;
+        mx = hi > mx ? hi : mx;
+        am = aa > am ? aa : am;
+      }
+      zeros += z;
+      nonfinite += bad;
+      n += (e - b) - bad;
+      min = mn < min ? mn : min;
+      max = mx > max ? mx : max;
+      absmax = am > absmax ? am : absmax;
+    }
+  }
+
+  void merge(const RangeStats& o) noexcept {
+    n += o.n;
+    zeros += o.zeros;
+    nonfinite += o.nonfinite;
+    min = o.min < min ? o.min : min;
+    max = o.max > max ? o.max : max;
+    absmax = o.absmax > absmax ? o.absmax : absmax;
+  }
+
+  bool operator==(const RangeStats&) const = default;
+};
+
+// ---- histogram of non-zero |x| ------------------------------------------------------------
+
+class Histogram {
+ public:
+  static constexpr int kNoRange = std::numeric_limits<int>::min();
+
+  Histogram() = default;
+
+  // Mode A: N = bins over [0, absmax]. bins >= 1 (th_binnum validation is the caller's).
+  static Histogram two_pass(int bins, float absmax) {
+    if (bins < 1) throw UsageError(error_text("histogram", "bin count must be >= 1"));
+    if (!(absmax >= 0.0f) || !(absmax <= FLT_MAX))
+      throw UsageError(error_text("histogram", "absmax must be finite and >= 0"));
+    Histogram h;
+    h.mode_ = HistMode::two_pass;
+    h.binnum_ = bins;
+    h.absmax_ = absmax;
+    // The one multiplier every element is scaled by (no per-element division). Rounded to
+    // float once, so the index rule is exactly min(floor(a * fl(N/absmax)), N-1).
+    h.mult_ = absmax > 0.0f ? static_cast<float>(static_cast<double>(bins) / absmax) : 0.0f;
+    h.h_.assign(static_cast<std::size_t>(bins), 0);
+    return h;
+  }
+
+  // Mode B: M = 2 * binnum bins; binnum must be a power of two (so M/R is a power of two).
+  static Histogram dyadic(int binnum) {
+    if (binnum < 1 || !std::has_single_bit(static_cast<unsigned>(binnum)) || binnum > (1 << 20))
+      throw UsageError(error_text("histogram", "dyadic bin count must be a power of two"));
+    Histogram h;
+    h.mode_ = HistMode::dyadic;
+    h.binnum_ = binnum;
+    h.h_.assign(static_cast<std::size_t>(2 * binnum), 0);
+    return h;
+  }
+
+  HistMode mode() const noexcept { return mode_; }
+  int binnum() const noexcept { return binnum_; }
+  std::span<const std::uint64_t> counts() const noexcept { return h_; }
+  std::size_t size() const noexcept { return h_.size(); }
+  float range_absmax() const noexcept { return absmax_; }  // Mode A
+  int exponent() const noexcept { return e_; }             // Mode B, kNoRange while empty
+  bool has_range() const noexcept { return mode_ == HistMode::two_pass || e_ != kNoRange; }
+
+  // Bin width w: bin k covers [k*w, (k+1)*w). Mode A: absmax/N. Mode B: 2^e / M (0 while empty).
+  double bin_width() const noexcept {
+    if (mode_ == HistMode::two_pass) return static_cast<double>(absmax_) / binnum_;
+    if (e_ == kNoRange) return 0.0;
+    return std::ldexp(1.0, e_ - log2_bins());
+  }
+
+  std::uint64_t total() const noexcept {
+    std::uint64_t s = 0;
+    for (auto c : h_) s += c;
+    return s;
+  }
+  // Index of the last non-empty bin + 1 (0 when empty).
+  std::size_t used_bins() const noexcept {
+    std::size_t k = h_.size();
+    while (k > 0 && h_[k - 1] == 0) --k;
+    return k;
+  }
+
+  // Adds the finite non-zero |x| of a batch. Uses octet::num_threads() threads for large
+  // batches; per-thread integer histograms are summed, so the result is thread-count free.
+  void update(std::span<const float> x) {
+    if (h_.empty()) throw UsageError(error_text("histogram", "update on an unconfigured histogram"));
+    if (mode_ == HistMode::dyadic) {
+      const float am = finite_absmax(x);
+      if (am == 0.0f) return;  // only zeros / non-finite: nothing to bin
+      int ex = 0;
+      std::frexp(am, &ex);  // am < 2^ex, am >= 2^(ex-1): the smallest e with all a < 2^e
+      if (e_ == kNoRange)
+        e_ = ex;
+      else if (ex > e_)
+        coarsen(ex - e_);
+      const int k = log2_bins() - e_;  // index = a * 2^k, exact
+      if (k > 127) {                   // 2^k not a float: tiny data, rare; exact in double
+        const double m = std::ldexp(1.0, k);
+        for (float v : x) {
+          const float a = std::fabs(v);
+          if (a > 0.0f && a <= FLT_MAX) ++h_[static_cast<std::size_t>(static_cast<double>(a) * m)];
+        }
+        return;
+      }
+      accumulate(x, std::ldexp(1.0f, k));
+      return;
+    }
+    if (mult_ == 0.0f) {  // absmax 0 announced: any non-zero value goes to the last bin
+      for (float v : x) {
+        const float a = std::fabs(v);
+        if (a > 0.0f && a <= FLT_MAX) ++h_.back();
+      }
+      return;
+    }
+    accumulate(x, mult_);
+  }
+
+  // Order- and split-independent: merge(a, b) == histogram of the concatenated data.
+  void merge(const Histogram& o) {
+    if (o.h_.empty()) return;
+    if (h_.empty()) {
+      *this = o;
+      return;
+    }
+    if (mode_ != o.mode_ || binnum_ != o.binnum_)
+      throw UsageError(error_text("histogram", "cannot merge histograms of different mode or bin count"));
+    if (mode_ == HistMode::two_pass) {
+      if (std::bit_cast<std::uint32_t>(absmax_) != std::bit_cast<std::uint32_t>(o.absmax_))
+        throw UsageError(error_text("histogram", "cannot merge two-pass histograms over different absmax"));
+      for (std::size_t k = 0; k < h_.size(); ++k) h_[k] += o.h_[k];
+      return;
+    }
+    if (o.e_ == kNoRange) return;
+    if (e_ == kNoRange) {
+      *this = o;
+      return;
+    }
+    if (o.e_ > e_) {
+      coarsen(o.e_ - e_);
+      for (std::size_t k = 0; k < h_.size(); ++k) h_[k] += o.h_[k];
+    } else {
+      Histogram c = o;
+      c.coarsen(e_ - o.e_);
+      for (std::size_t k = 0; k < h_.size(); ++k) h_[k] += c.h_[k];
+    }
+  }
+
+  bool operator==(const Histogram& o) const noexcept {
+    return mode_ == o.mode_ && binnum_ == o.binnum_ &&
+           std::bit_cast<std::uint32_t>(absmax_) == std::bit_cast<std::uint32_t>(o.absmax_) &&
+           e_ == o.e_ && h_ == o.h_;
+  }
+
+  // Rebuilds a histogram from stored fields (deserialisation); validates sizes.
+  static Histogram restore(HistMode mode, int binnum, float absmax, int e,
+                           std::vector<std::uint64_t> counts) {
+    Histogram h = mode == HistMode::two_pass ? two_pass(binnum, absmax) : dyadic(binnum);
+    if (counts.size() != h.h_.size())
+      throw UsageError(error_text("histogram", "stored bin count does not match the mode"));
+    h.e_ = mode == HistMode::dyadic ? e : kNoRange;
+    h.h_ = std::move(counts);
+    return h;
+  }
+
+  // h'[k] = sum_{j < 2^d} h[k*2^d + j]: the histogram on the grid of exponent e + d. Exact,
+  // because floor(floor(y) / 2^d) = floor(y / 2^d).
+  void coarsen(int d) {
+    if (mode_ != HistMode::dyadic || d <= 0) return;
+    const int lb = log2_bins() + 1;  // log2 M
+    if (d >= lb) {
+      std::uint64_t s = total();
+      std::fill(h_.begin(), h_.end(), 0);
+      h_[0] = s;
+    } else {
+      const std::size_t step = std::size_t{1} << d, m = h_.size();
+      for (std::size_t k = 0; k < m / step; ++k) {
+        std::uint64_t s = 0;
+        for (std::size_t j = 0; j < step; ++j) s += h_[k * step + j];
+        h_[k] = s;
+      }
+      std::fill(h_.begin() + static_cast<std::ptrdiff_t>(m / step), h_.end(), 0);
+    }
+    e_ += d;
+  }
+
+ private:
+  int log2_bins() const noexcept {  // log2 of the bins per range unit: Mode B, M = 2*binnum
+    return std::countr_zero(static_cast<unsigned>(h_.size()));
+  }
+
+  static float finite_absmax(std::span<const float> x) noexcept {
+    float am = 0.0f;
+    for (float v : x) {
+      const float a = std::fabs(v);
+      const float aa = a <= FLT_MAX ? a : 0.0f;
+      am = aa > am ? aa : am;
+    }
+    return am;
+  }
+
+  // Index = min(a * mult, N-1) truncated. NaN and Inf land in the last bin and zeros in bin 0;
+  // both are counted on the side and subtracted, so the hot loop has no branch and vectorises
+  // up to the scatter. The scatter goes to 4 interleaved sub-histograms (32-bit, chunk-bounded)
+  // so repeated bins do not serialise on one counter.
+  void accumulate(std::span<const float> x, float mult) {
+    const std::size_t nb = h_.size();
+    const int threads = octet::num_threads();
+    constexpr std::size_t kPerThreadMin = std::size_t{1} << 18;
+    const std::size_t parts =
+        threads <= 1 ? 1 : std::min<std::size_t>(static_cast<std::size_t>(threads), x.size() / kPerThreadMin);
+    if (parts <= 1) {
+      accumulate_serial(x.data(), x.size(), mult, h_.data(), nb);
+      return;
+    }
+    std::vector<std::vector<std::uint64_t>> local(parts, std::vector<std::uint64_t>(nb, 0));
+    const std::size_t per = (x.size() + parts - 1) / parts;
+#pragma omp parallel for num_threads(static_cast<int>(parts)) schedule(static)
+    for (std::ptrdiff_t p = 0; p < static_cast<std::ptrdiff_t>(parts); ++p) {
+      const std::size_t b = static_cast<std::size_t>(p) * per;
+      const std::size_t e = std::min(x.size(), b + per);
+      if (b < e) accumulate_serial(x.data() + b, e - b, mult, local[static_cast<std::size_t>(p)].data(), nb);
+    }
+    for (const auto& l : local)
+      for (std::size_t k = 0; k < nb; ++k) h_[k] += l[k];
+  }
+
+  static void accumulate_serial(const float* x, std::size_t n, float mult, std::uint64_t* h,
+                                std::size_t nb) {
+    constexpr std::size_t kChunk = 1024;
+    alignas(64) std::uint32_t idx[kChunk];
+    std::vector<std::uint32_t> sub(4 * nb, 0);
+    const float top = static_cast<float>(nb - 1);
+    std::uint64_t zeros = 0, bad_total = 0;  // landed in bin 0 / bin nb-1, taken out at flush
+    for (std::size_t b = 0; b < n; b += kChunk) {
+      const std::size_t len = std::min(kChunk, n - b);
+      const float* xb = x + b;
+      std::uint32_t z = 0, bad = 0;
+      for (std::size_t i = 0; i < len; ++i) {
+        const float a = std::fabs(xb[i]);
+        float f = a * mult;
+        f = f < top ? f : top;  // NaN/Inf -> top
+        idx[i] = static_cast<std::uint32_t>(static_cast<std::int32_t>(f));
+        z += (a == 0.0f);
+        bad += !(a <= FLT_MAX);
+      }
+      zeros += z;
+      bad_total += bad;
+      std::size_t i = 0;
+      for (; i + 4 <= len; i += 4) {
+        ++sub[idx[i] * 4 + 0];
+        ++sub[idx[i + 1] * 4 + 1];
+        ++sub[idx[i + 2] * 4 + 2];
+        ++sub[idx[i + 3] * 4 + 3];
+      }
+      for (; i < len; ++i) ++sub[idx[i] * 4];
+      // 32-bit lanes: flush long before 2^32 (a chunk adds at most kChunk to one lane).
+      if ((b / kChunk) % 1024 == 1023 || b + kChunk >= n) {
+        for (std::size_t k = 0; k < nb; ++k)
+          h[k] += static_cast<std::uint64_t>(sub[4 * k]) + sub[4 * k + 1] + sub[4 * k + 2] + sub[4 * k + 3];
+        h[0] -= zeros;
+        h[nb - 1] -= bad_total;
+        zeros = bad_total = 0;
+        std::fill(sub.begin(), sub.end(), 0);
+      }
+    }
+  }
+
+  HistMode mode_ = HistMode::two_pass;
+  int binnum_ = 0;
+  float absmax_ = 0.0f;  // Mode A range
+  float mult_ = 0.0f;    // Mode A: fl(N / absmax)
+  int e_ = kNoRange;     // Mode B exponent
+  std::vector<std::uint64_t> h_;
+};
+
+// ---- one tensor -----------------------------------------------------------------------------
+
+// Mode A: pass1() over all batches, begin_pass2(), pass2() over all batches again.
+// Mode B: update() once per batch.
+struct TensorStats {
+  HistMode mode = HistMode::two_pass;
+  int binnum = 2048;
+  RangeStats range;
+  Histogram hist;  // Mode A: empty until begin_pass2()
+
+  static TensorStats two_pass(int binnum) {
+    TensorStats t;
+    t.mode = HistMode::two_pass;
+    t.binnum = binnum;
+    return t;
+  }
+  static TensorStats dyadic(int binnum) {
+    TensorStats t;
+    t.mode = HistMode::dyadic;
+    t.binnum = binnum;
+    t.hist = Histogram::dyadic(binnum);
+    return t;
+  }
+
+  void pass1(std::span<const float> x) noexcept { range.update(x); }
+  void begin_pass2() { hist = Histogram::two_pass(binnum, range.absmax); }
+  void pass2(std::span<const float> x) { hist.update(x); }
+  void update(std::span<const float> x) {
+    if (mode != HistMode::dyadic)
+      throw UsageError(error_text("statistics", "update() is the single-pass (dyadic) entry; use pass1/pass2"));
+    range.update(x);
+    hist.update(x);
+  }
+  void merge(const TensorStats& o) {
+    if (mode != o.mode || binnum != o.binnum)
+      throw UsageError(error_text("statistics", "cannot merge statistics of different mode or bin count"));
+    range.merge(o.range);
+    hist.merge(o.hist);
+  }
+  bool operator==(const TensorStats&) const = default;
+};
+
+// What the threshold methods read. h covers non-zero finite |x|; bin k is [k*w, (k+1)*w).
+struct HistogramView {
+  std::span<const std::uint64_t> h;
+  double w = 0.0;
+  std::uint64_t n = 0;  // finite elements, zeros included
+  std::uint64_t z = 0;  // exact zeros
+  double absmax = 0.0;
+  double min = 0.0, max = 0.0;
+  std::uint64_t nonzero() const noexcept {
+    std::uint64_t s = 0;
+    for (auto c : h) s += c;
+    return s;
+  }
+};
+
+// Mode A: all N bins. Mode B: truncated after the last non-empty bin (at least binnum + 1
+// bins, since absmax >= R/2), so methods see only the occupied range.
+inline HistogramView view(const TensorStats& t) {
+  HistogramView v;
+  const auto c = t.hist.counts();
+  v.h = t.hist.mode() == HistMode::dyadic ? c.first(t.hist.used_bins()) : c;
+  v.w = t.hist.bin_width();
+  v.n = t.range.n;
+  v.z = t.range.zeros;
+  v.absmax = t.range.absmax;
+  v.min = t.range.n ? t.range.min : 0.0;
+  v.max = t.range.n ? t.range.max : 0.0;
+  return v;
+}
+
+// ---- serialisation (-dump_dist / -load_dist) -----------------------------------------------
+// Text, versioned, exact (floats as C99 hex floats), sparse bins:
+//   octet-calib-stats 1
+//   tensors <count>
+//   tensor <name>                        (name = rest of the line)
+//   mode <two_pass|dyadic> binnum <B>
+//   range <n> <zeros> <nonfinite> <min> <max> <absmax>
+//   hist <absmax|exponent|none> <nonzero bin count>
+//   <bin> <count>                        (one line per non-empty bin, ascending)
+//   end
+// A final "eof <count>" line catches truncation.
+
+using NamedStats = std::pair<std::string, TensorStats>;
+
+namespace detail {
+inline std::string hexfloat(float f) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%a", static_cast<double>(f));
+  return buf;
+}
+}  // namespace detail
+
+inline std::string serialize_stats(const std::vector<NamedStats>& all) {
+  std::string out = "octet-calib-stats 1\ntensors " + std::to_string(all.size()) + "\n";
+  for (const auto& [name, t] : all) {
+    if (name.empty() || name.find('\n') != std::string::npos)
+      throw UsageError(error_text("statistics", "tensor name '" + name + "' cannot be serialised"));
+    out += "tensor " + name + "\n";
+    out += std::string("mode ") + to_string(t.mode) + " binnum " + std::to_string(t.binnum) + "\n";
+    out += "range " + std::to_string(t.range.n) + " " + std::to_string(t.range.zeros) + " " +
+           std::to_string(t.range.nonfinite) + " " + detail::hexfloat(t.range.min) + " " +
+           detail::hexfloat(t.range.max) + " " + detail::hexfloat(t.range.absmax) + "\n";
+    const auto c = t.hist.counts();
+    std::size_t nz = 0;
+    for (auto v : c) nz += v != 0;
+    std::string head;
+    if (c.empty())
+      head = "none";
+    else if (t.hist.mode() == HistMode::two_pass)
+      head = detail::hexfloat(t.hist.range_absmax());
+    else
+      head = t.hist.exponent() == Histogram::kNoRange ? "none" : std::to_string(t.hist.exponent());
+    out += "hist " + head + " " + std::to_string(nz) + "\n";
+    for (std::size_t k = 0; k < c.size(); ++k)
+      if (c[k]) out += std::to_string(k) + " " + std::to_string(c[k]) + "\n";
+    out += "end\n";
+  }
+  out += "eof " + std::to_string(all.size()) + "\n";
+  return out;
+}
+
+inline std::vector<NamedStats> parse_stats(std::string_view text, const std::string& filename) {
+  std::size_t pos = 0, line_no = 0;
+  std::string line;
+  auto fail = [&](const std::string& what) -> void {
+    throw IoError(error_text(filename, "line " + std::to_string(line_no), what));
+  };
+  auto next = [&]() -> std::string_view {
+    if (pos >= text.size()) {
+      ++line_no;
+      fail("unexpected end of file");
+    }
+    const std::size_t e = text.find('\n', pos);
+    if (e == std::string_view::npos) {
+      ++line_no;
+      fail("unterminated last line (truncated file?)");
+    }
+    std::string_view l = text.substr(pos, e - pos);
+    pos = e + 1;
+    ++line_no;
+    return l;
+  };
+  auto words = [](std::string_view l) {
+    std::vector<std::string_view> w;
+    std::size_t i = 0;
+    while (i < l.size()) {
+      while (i < l.size() && l[i] == ' ') ++i;
+      std::size_t j = i;
+      while (j < l.size() && l[j] != ' ') ++j;
+      if (j > i) w.push_back(l.substr(i, j - i));
+      i = j;
+    }
+    return w;
+  };
+  auto to_u64 = [&](std::string_view s) {
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) fail("bad integer '" + std::string(s) + "'");
+    return v;
+  };
+  auto to_int = [&](std::string_view s) {
+    long long v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v < -100000 || v > 100000)
+      fail("bad integer '" + std::string(s) + "'");
+    return static_cast<int>(v);
+  };
+  auto to_float = [&](std::string_view s) {
+    std::string tmp(s);
+    char* end = nullptr;
+    const float v = std::strtof(tmp.c_str(), &end);
+    if (tmp.empty() || end != tmp.c_str() + tmp.size()) fail("bad float '" + tmp + "'");
+    return v;
+  };
+  auto expect = [&](std::string_view l, std::string_view key, std::size_t count) {
+    auto w = words(l);
+    if (w.size() != count || w[0] != key)
+      fail("expected '" + std::string(key) + "' with " + std::to_string(count - 1) + " fields");
+    return w;
+  };
+
+  if (next() != "octet-calib-stats 1") fail("not an octet statistics file (version 1 header missing)");
+  const std::uint64_t count = to_u64(expect(next(), "tensors", 2)[1]);
+  std::vector<NamedStats> all;
+  for (std::uint64_t t = 0; t < count; ++t) {
+    std::string_view l = next();
+    if (l.substr(0, 7) != "tensor " || l.size() == 7) fail("expected 'tensor <name>'");
+    std::string name(l.substr(7));
+    auto m = expect(next(), "mode", 4);
+    if (m[2] != "binnum") fail("expected 'binnum'");
+    HistMode mode{};
+    if (m[1] == "two_pass")
+      mode = HistMode::two_pass;
+    else if (m[1] == "dyadic")
+      mode = HistMode::dyadic;
+    else
+      fail("unknown histogram mode '" + std::string(m[1]) + "'");
+    const int binnum = to_int(m[3]);
+    if (binnum < 1 || binnum > (1 << 20)) fail("bad binnum");
+    auto r = expect(next(), "range", 7);
+    TensorStats ts;
+    ts.mode = mode;
+    ts.binnum = binnum;
+    ts.range.n = to_u64(r[1]);
+    ts.range.zeros = to_u64(r[2]);
+    ts.range.nonfinite = to_u64(r[3]);
+    ts.range.min = to_float(r[4]);
+    ts.range.max = to_float(r[5]);
+    ts.range.absmax = to_float(r[6]);
+    if (ts.range.zeros > ts.range.n) fail("more zeros than elements");
+    auto h = expect(next(), "hist", 3);
+    const std::uint64_t nz = to_u64(h[2]);
+    const bool none = h[1] == "none";
+    std::vector<std::uint64_t> counts;
+    if (!(mode == HistMode::two_pass && none)) {
+      const std::size_t size = static_cast<std::size_t>(mode == HistMode::two_pass ? binnum : 2 * binnum);
+      counts.assign(size, 0);
+      if (nz > size) fail("more non-empty bins than bins");
+      std::uint64_t sum = 0;
+      std::size_t prev = 0;
+      for (std::uint64_t i = 0; i < nz; ++i) {
+        auto b = words(next());
+        if (b.size() != 2) fail("expected '<bin> <count>'");
+        const std::uint64_t k = to_u64(b[0]);
+        const std::uint64_t c = to_u64(b[1]);
+        if (k >= size || (i > 0 && k <= prev) || c == 0) fail("bins out of range or order");
+        prev = static_cast<std::size_t>(k);
+        counts[k] = c;
+        sum += c;
+      }
+      if (sum > ts.range.n - ts.range.zeros) fail("histogram holds more values than non-zero elements");
+      try {
+        if (mode == HistMode::two_pass) {
+          ts.hist = Histogram::restore(mode, binnum, to_float(h[1]), 0, std::move(counts));
+        } else {
+          const int e = none ? Histogram::kNoRange : to_int(h[1]);
+          if (none && nz) fail("dyadic histogram without a range has counts");
+          ts.hist = Histogram::restore(mode, binnum, 0.0f, e, std::move(counts));
+        }
+      } catch (const UsageError& ex) {
+        fail(ex.what());
+      }
+    } else if (nz) {
+      fail("empty histogram lists bins");
+    }
+    if (next() != "end") fail("expected 'end'");
+    all.emplace_back(std::move(name), std::move(ts));
+  }
+  auto eof = expect(next(), "eof", 2);
+  if (to_u64(eof[1]) != count) fail("tensor count mismatch at eof");
+  if (pos != text.size()) {
+    ++line_no;
+    fail("trailing data after eof");
+  }
+  return all;
+}
+
+inline void save_stats(const std::string& path, const std::vector<NamedStats>& all) {
+  octet::atomic_write(path, serialize_stats(all));
+}
+
+inline std::vector<NamedStats> load_stats(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw IoError(error_text(path, "cannot open statistics file"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return parse_stats(ss.str(), path);
+}
+
+}  // namespace octet::calib
