@@ -64,6 +64,9 @@ struct RangeStats {
       const std::size_t e = std::min(x.size(), b + kChunk);
       std::uint32_t z = 0, bad = 0;
       float mn = inf, mx = -inf, am = 0.0f;
+      // NaN never reaches the reductions and zeros are +0, so min/max are order-free and the
+      // SIMD reduction order cannot change the result.
+#pragma omp simd reduction(+ : z, bad) reduction(min : mn) reduction(max : mx, am)
       for (std::size_t i = b; i < e; ++i) {
         const float v = x[i];
         const float a = std::fabs(v);
@@ -269,8 +272,11 @@ class Histogram {
 
   static float finite_absmax(std::span<const float> x) noexcept {
     float am = 0.0f;
-    for (float v : x) {
-      const float a = std::fabs(v);
+    const float* p = x.data();
+    const std::size_t n = x.size();
+#pragma omp simd reduction(max : am)
+    for (std::size_t i = 0; i < n; ++i) {
+      const float a = std::fabs(p[i]);
       const float aa = a <= FLT_MAX ? a : 0.0f;
       am = aa > am ? aa : am;
     }
@@ -314,6 +320,7 @@ class Histogram {
       const std::size_t len = std::min(kChunk, n - b);
       const float* xb = x + b;
       std::uint32_t z = 0, bad = 0;
+#pragma omp simd reduction(+ : z, bad)
       for (std::size_t i = 0; i < len; ++i) {
         const float a = std::fabs(xb[i]);
         float f = a * mult;
