@@ -8,7 +8,7 @@ PACKAGES=(
   libeigen3-dev
   libprotobuf-dev protobuf-compiler
   catch2 libbenchmark-dev
-  liblmdb-dev liblmdb++-dev
+  liblmdb-dev liblmdb++-dev zlib1g-dev
   libcxxopts-dev librange-v3-dev
   libopencv-imgcodecs-dev libopencv-imgproc-dev
   libflatbuffers-dev flatbuffers-compiler
