@@ -45,9 +45,10 @@ class LmdbWriter {
     try {
       env_ = lmdb::env::create();
       env_.set_mapsize(map_size_);
-      // Single writer, no readers while building: no lock file traffic; durability comes from
-      // the explicit sync in close(), before anyone renames the folder into place.
-      env_.open(dir_.c_str(), MDB_NOLOCK | MDB_NOSYNC | MDB_NOMETASYNC, 0664);
+      // Durability comes from the explicit sync in close(), before anyone renames the folder
+      // into place. The lock file is kept so lock-using readers (py-lmdb's default) can open
+      // the LMDB read-only.
+      env_.open(dir_.c_str(), MDB_NOSYNC | MDB_NOMETASYNC, 0664);
     } catch (const lmdb::error& e) {
       throw IoError(error_text(dir_.string(), "cannot open LMDB for writing", e.what()));
     }
