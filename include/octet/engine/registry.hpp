@@ -4,6 +4,7 @@
 #include "octet/engine/layer.hpp"
 // Layer families (one include + one call each, keep both lists in the same order):
 #include "octet/engine/layers/data.hpp"
+#include "octet/engine/layers/spatial.hpp"
 
 namespace octet::engine {
 
@@ -11,6 +12,7 @@ inline const LayerRegistry& default_registry() {
   static const LayerRegistry registry = [] {
     LayerRegistry r;
     register_data_layers(r);
+    register_spatial_layers(r);
     return r;
   }();
   return registry;
