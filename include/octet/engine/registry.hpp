@@ -5,6 +5,8 @@
 // Layer families (one include + one call each, keep both lists in the same order):
 #include "octet/engine/layers/data.hpp"
 #include "octet/engine/layers/spatial.hpp"
+#include "octet/engine/layers/elementwise.hpp"
+#include "octet/engine/layers/shape.hpp"
 
 namespace octet::engine {
 
@@ -13,6 +15,8 @@ inline const LayerRegistry& default_registry() {
     LayerRegistry r;
     register_data_layers(r);
     register_spatial_layers(r);
+    register_elementwise_layers(r);
+    register_shape_layers(r);
     return r;
   }();
   return registry;
