@@ -294,7 +294,7 @@ inline ConvertStats convert_to_lmdb(const ConvertOptions& o) {
           }
         }
         s.label.reset();
-        if (labels.count()) {
+        if (!labels.shape.empty()) {
           int32_t lab = 0;
           Sample l = labels.item(static_cast<int64_t>(i));
           float v;
