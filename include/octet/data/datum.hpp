@@ -163,13 +163,18 @@ inline void decode_datum(std::string_view value, Sample& out) {
     const uint64_t tag = w.varint();
     const int field = static_cast<int>(tag >> 3), wt = static_cast<int>(tag & 7);
     if (field == 6 && wt == 5) {
-      // Unpacked float run: consume consecutive elements without returning to the dispatcher.
-      out.bytes.reserve(out.bytes.size() + static_cast<size_t>(w.end - w.p) / 5 * 4 + 4);
+      // Unpacked float run: consume consecutive elements without returning to the dispatcher,
+      // into a buffer sized for the most elements the remaining bytes can hold.
+      const size_t base = out.bytes.size();
+      out.bytes.resize(base + (static_cast<size_t>(w.end - w.p) + 1) / 5 * 4 + 4);
+      unsigned char* dst = out.bytes.data() + base;
       do {
         if (w.end - w.p < 4) detail::Wire::bad("truncated float_data");
-        out.bytes.insert(out.bytes.end(), w.p, w.p + 4);
+        std::memcpy(dst, w.p, 4);
+        dst += 4;
         w.p += 4;
       } while (w.end - w.p >= 5 && *w.p == 0x35 && (++w.p, true));
+      out.bytes.resize(static_cast<size_t>(dst - out.bytes.data()));
     } else if (field == 6 && wt == 2) {
       const auto b = w.bytes();
       if (b.size() % 4) detail::Wire::bad("packed float_data length is not a multiple of 4");
