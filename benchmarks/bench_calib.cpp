@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "octet/calib/statistics.hpp"
+#include "octet/calib/threshold.hpp"
 #include "octet/core/parallel.hpp"
 
 using namespace octet::calib;
@@ -79,4 +80,42 @@ void BM_StatsDyadicBatched(benchmark::State& st) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(x.size() * sizeof(float)));
 }
 BENCHMARK(BM_StatsDyadicBatched);
+
+// A realistic 2048-bin Mode A histogram (post-ReLU gaussian, 4 Mi samples) for the searches.
+const TensorStats& blob_stats() {
+  static const TensorStats t = [] {
+    const auto& x = activations();
+    auto s = TensorStats::two_pass(2048);
+    s.pass1(x);
+    s.begin_pass2();
+    s.pass2(x);
+    return s;
+  }();
+  return t;
+}
+
+void BM_Threshold(benchmark::State& st) {
+  const auto m = static_cast<ThMethod>(st.range(0));
+  const auto v = view(blob_stats());
+  for (auto _ : st) {
+    auto r = compute_threshold(m, v);
+    benchmark::DoNotOptimize(r);
+  }
+  st.SetLabel(std::string(to_string(m)) + " per blob, 2048 bins");
+}
+BENCHMARK(BM_Threshold)
+    ->DenseRange(0, 7)
+    ->Unit(benchmark::kMillisecond);
+
+// Peer for the KL search: the straightforward O(N^2) per-bin evaluation (what ncnn/MNN do),
+// same definitions, measured in the same run.
+void BM_KlNaivePerBin(benchmark::State& st) {
+  const auto v = view(blob_stats());
+  for (auto _ : st) {
+    auto r = threshold_kl_family(ThMethod::JSD, v);  // JSD runs the per-bin O(i) path
+    benchmark::DoNotOptimize(r);
+  }
+  st.SetLabel("per-bin O(N^2) path (JSD), 2048 bins");
+}
+BENCHMARK(BM_KlNaivePerBin)->Unit(benchmark::kMillisecond);
 }  // namespace

@@ -369,3 +369,15 @@ TEST_CASE("Fewer bins than levels: only the no-clip candidate") {
   REQUIRE(r.threshold == 2.0);
   REQUIRE(r.score == Approx(0.0).margin(1e-15));
 }
+
+TEST_CASE("log_positive: within a few ulp of std::log over the whole positive normal range") {
+  std::mt19937_64 rng(12);
+  for (int i = 0; i < 1000000; ++i) {
+    const double x = std::ldexp(1.0 + static_cast<double>(rng() >> 11) * 0x1p-53, static_cast<int>(rng() % 2000) - 1000);
+    const double a = octet::calib::detail::log_positive(x), b = std::log(x);
+    REQUIRE(std::fabs(a - b) <= 4e-16 * std::max(1.0, std::fabs(b)));
+  }
+  for (double x : {1.0, 2.0, 0.5, std::sqrt(2.0), std::nextafter(std::sqrt(2.0), 2.0), 1e300, 1e-300, 3.0})
+    REQUIRE(octet::calib::detail::log_positive(x) == Approx(std::log(x)).epsilon(1e-15).margin(1e-16));
+  REQUIRE(octet::calib::detail::log_positive(1.0) == 0.0);
+}
