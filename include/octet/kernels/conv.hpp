@@ -94,6 +94,40 @@ inline int64_t conv2d_scratch_size(const Conv2dParams& p, const Conv2dShape& s,
 
 namespace conv_detail {
 
+// One output row of a 3x3 depthwise conv whose three input rows (starting at `rows`, row
+// pitch W) all exist. Interior columns [lo, hi) take all nine taps without checks; the
+// border columns check each tap. `off` is -pad_left.
+template <typename T, int64_t S>
+void dw3x3_row_s(const T* rows, int64_t W, int64_t off, const T* w, T bias, T* __restrict orow,
+                 int64_t OW, int64_t lo, int64_t hi) {
+  const T* __restrict r0 = rows;
+  const T* __restrict r1 = rows + W;
+  const T* __restrict r2 = rows + 2 * W;
+  const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  for (int64_t ow = lo; ow < hi; ++ow) {
+    const int64_t x = ow * S + off;
+    orow[ow] = bias + w0 * r0[x] + w1 * r0[x + 1] + w2 * r0[x + 2] + w3 * r1[x] + w4 * r1[x + 1] +
+               w5 * r1[x + 2] + w6 * r2[x] + w7 * r2[x + 1] + w8 * r2[x + 2];
+  }
+  auto edge = [&](int64_t ow) {
+    T acc = bias;
+    for (int64_t kw = 0; kw < 3; ++kw) {
+      const int64_t iw = ow * S + off + kw;
+      if (iw >= 0 && iw < W) acc += w[kw] * r0[iw] + w[3 + kw] * r1[iw] + w[6 + kw] * r2[iw];
+    }
+    orow[ow] = acc;
+  };
+  for (int64_t ow = 0; ow < lo; ++ow) edge(ow);
+  for (int64_t ow = hi; ow < OW; ++ow) edge(ow);
+}
+
+template <typename T>
+void dw3x3_row(const T* rows, int64_t W, int64_t stride, int64_t off, const T* w, T bias, T* orow,
+               int64_t OW, int64_t lo, int64_t hi) {
+  if (stride == 1) dw3x3_row_s<T, 1>(rows, W, off, w, bias, orow, OW, lo, hi);
+  else dw3x3_row_s<T, 2>(rows, W, off, w, bias, orow, OW, lo, hi);
+}
+
 // One output plane of a depthwise conv: `in` is the input channel plane, `w` its kh*kw taps.
 template <typename T>
 void depthwise_plane(const Conv2dParams& p, const Conv2dShape& s, const T* in, const T* w, T bias,
@@ -112,9 +146,16 @@ void depthwise_plane(const Conv2dParams& p, const Conv2dShape& s, const T* in, c
   }
   for (int64_t oh = 0; oh < s.out_h; ++oh) {
     T* orow = out + oh * OW;
+    const int64_t ih0 = oh * p.stride_h - p.pad_top;
+    if (k3 && p.dilation_h == 1 && ih0 >= 0 && ih0 + 2 < H) {
+      // All three input rows exist: the nine taps in one pass, bias folded in.
+      dw3x3_row(in + ih0 * W, W, sw, -p.pad_left, w, bias, orow, OW, in_lo, in_hi);
+      bias_activation(orow, OW, T(0), p.activation);
+      continue;
+    }
     std::fill(orow, orow + OW, T(0));
     for (int64_t kh = 0; kh < KH; ++kh) {
-      const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+      const int64_t ih = ih0 + kh * p.dilation_h;
       if (ih < 0 || ih >= H) continue;
       const T* irow = in + ih * W;
       const T* wk = w + kh * KW;
