@@ -153,7 +153,8 @@ inline Loaded load_case(const Case& c) {
     ox::Value v = ox::decode_tensor(t, "input_" + std::to_string(i));
     const std::string& name = fed[i]->name();
     L.all_fed[name] = v;
-    bool param = v.is_int();
+    // Integer tensors are shape parameters, and -s cannot spell a 0-D input.
+    bool param = v.is_int() || v.rank() == 0;
     for (const auto& node : g->node())
       for (int k = 0; k < node.input_size(); ++k)
         if (node.input(k) == name && is_param_slot(node.op_type(), k)) param = true;

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
         ins.push_back(k == 0 && f.has("D") && !f.str("D").empty() ? first_lmdb_record(f.str("D"), n)
                                                                   : ox::seeded_input(n, static_cast<uint32_t>(f.integer("seed") + static_cast<int64_t>(k))));
       }
-      const auto diffs = ox::compare_with_reference(model, r, ins, octet::engine::default_registry());
+      const auto diffs = ox::compare_with_reference(model, r, ins, ox::onnx_runtime_registry());
       int bad = 0;
       for (const auto& d : diffs) {
         std::cout << (d.is_output ? "output " : "blob   ") << std::left << std::setw(40) << d.blob << std::right

@@ -12,12 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "octet/engine/layers/onnx_extra.hpp"
 #include "octet/engine/net.hpp"
 #include "octet/engine/registry.hpp"
 #include "octet/frontends/onnx/importer.hpp"
 #include "octet/frontends/onnx/reference.hpp"
 
 namespace octet::frontends::onnx {
+
+// The default registry plus the ONNX-only layers (when registry.hpp does not list them yet).
+inline const engine::LayerRegistry& onnx_runtime_registry() {
+  static const engine::LayerRegistry r = [] {
+    engine::LayerRegistry x = engine::default_registry();
+    if (!x.has("Gather")) engine::register_onnx_extra_layers(x);
+    return x;
+  }();
+  return r;
+}
 
 struct BlobDiff {
   std::string blob;

@@ -1201,8 +1201,17 @@ class Converter {
         {"align_corners", ufw::InterpParameter::ALIGN_CORNERS},
         {"asymmetric", ufw::InterpParameter::ASYMMETRIC},
         {"pytorch_half_pixel", ufw::InterpParameter::PYTORCH_HALF_PIXEL}};
-    if (!ct.count(p.coord)) throw UnsupportedError("coordinate_transformation_mode " + p.coord);
-    ip->set_coordinate_transform(ct.at(p.coord));
+    std::string coord = p.coord, nearest = p.nearest;
+    if (coord == "tf_half_pixel_for_nn" && p.mode == "nearest") {
+      // tf_half_pixel_for_nn maps to half_pixel + 0.5: round_prefer_floor(c + 0.5) == ceil(c)
+      // and floor(c + 0.5) == round_prefer_ceil(c).
+      coord = "half_pixel";
+      if (nearest == "round_prefer_floor") nearest = "ceil";
+      else if (nearest == "floor") nearest = "round_prefer_ceil";
+      else throw UnsupportedError("tf_half_pixel_for_nn with nearest_mode " + nearest);
+    }
+    if (!ct.count(coord)) throw UnsupportedError("coordinate_transformation_mode " + coord);
+    ip->set_coordinate_transform(ct.at(coord));
     static const std::map<std::string, ufw::InterpParameter::NearestMode> nm = {
         {"round_prefer_floor", ufw::InterpParameter::ROUND_PREFER_FLOOR},
         {"round_prefer_ceil", ufw::InterpParameter::ROUND_PREFER_CEIL},
@@ -1210,19 +1219,20 @@ class Converter {
         {"ceil", ufw::InterpParameter::CEIL},
         {"simple", ufw::InterpParameter::FLOOR}};
     if (p.mode == "nearest") {
-      if (!nm.count(p.nearest)) throw UnsupportedError("nearest_mode " + p.nearest);
-      if (p.nearest == "simple" && (p.scale[2] < 1 || p.scale[3] < 1)) throw UnsupportedError("opset-10 nearest downsampling");
-      ip->set_nearest_mode(nm.at(p.nearest));
+      if (!nm.count(nearest)) throw UnsupportedError("nearest_mode " + nearest);
+      if (nearest == "simple" && (p.scale[2] < 1 || p.scale[3] < 1)) throw UnsupportedError("opset-10 nearest downsampling");
+      ip->set_nearest_mode(nm.at(nearest));
     }
     // Sizes given: the layer derives scale = out/in. Scales given: keep the exact factor, which
     // the coordinate mapping uses even when out/in differs (floor of in*scale).
     const bool by_scale = std::abs(p.scale[2] * static_cast<double>(xs[2]) - static_cast<double>(p.out[2])) > 1e-9 ||
                           std::abs(p.scale[3] * static_cast<double>(xs[3]) - static_cast<double>(p.out[3])) > 1e-9;
-    ip->set_height(static_cast<int>(p.out[2]));
-    ip->set_width(static_cast<int>(p.out[3]));
     if (by_scale) {
       ip->set_scale_h(static_cast<float>(p.scale[2]));
       ip->set_scale_w(static_cast<float>(p.scale[3]));
+    } else {
+      ip->set_height(static_cast<int>(p.out[2]));
+      ip->set_width(static_cast<int>(p.out[3]));
     }
     produce(out, out);
   }
