@@ -22,7 +22,7 @@
 
 namespace octet::engine {
 
-namespace layer_detail {
+namespace elementwise_detail {
 inline void expect_bottoms(const std::vector<Shape>& b, size_t lo, size_t hi) {
   if (b.size() < lo || b.size() > hi)
     throw ShapeError("takes " +
@@ -31,14 +31,14 @@ inline void expect_bottoms(const std::vector<Shape>& b, size_t lo, size_t hi) {
                                        : std::to_string(lo) + ".." + std::to_string(hi)) +
                      " bottom(s), got " + std::to_string(b.size()));
 }
-}  // namespace layer_detail
+}  // namespace elementwise_detail
 
 // One bottom, one top of the same shape, y = f(x) elementwise; safe in place.
 class PointwiseLayer : public Layer {
  public:
   using Layer::Layer;
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     return {bottoms[0]};
   }
   void forward(const std::vector<const FloatTensor*>& bottoms, const std::vector<FloatTensor*>& tops) override {
@@ -208,7 +208,7 @@ class PReluLayer : public Layer {
     slopes_ = blob_floats(param().blobs(0), "PReLU slopes");
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     const Shape& s = bottoms[0];
     const bool shared = param().prelu_param().channel_shared();
     k_.channel_shared = shared;
@@ -247,7 +247,7 @@ class EltwiseLayer : public Layer {
       throw ModelError("eltwise_param coeff is only allowed with operation SUM");
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, SIZE_MAX);
+    elementwise_detail::expect_bottoms(bottoms, 1, SIZE_MAX);
     for (size_t i = 1; i < bottoms.size(); ++i)
       if (bottoms[i] != bottoms[0])
         throw ShapeError("bottom " + std::to_string(i) + " " + shape_str(bottoms[i]) + " differs from bottom 0 " +
@@ -328,7 +328,7 @@ class SoftmaxLayer : public Layer {
     k_.log = log;
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     (void)canonical_axis(k_.axis, bottoms[0].size());
     return {bottoms[0]};
   }

@@ -22,7 +22,7 @@
 
 namespace octet::engine {
 
-namespace layer_detail {
+namespace elementwise_detail {
 inline void copy_if_distinct(const FloatTensor& src, FloatTensor& dst) {
   if (dst.data() != src.data() && src.size() > 0)
     std::memcpy(dst.data(), src.data(), sizeof(float) * static_cast<size_t>(src.size()));
@@ -31,7 +31,7 @@ inline size_t expect_tops(const ufw::LayerParameter& p, const char* type) {
   if (p.top_size() < 1) throw ModelError(std::string(type) + " needs at least one top");
   return static_cast<size_t>(p.top_size());
 }
-}  // namespace layer_detail
+}  // namespace elementwise_detail
 
 // Base for layers that only move data: they report no arithmetic.
 class DataMoveLayer : public Layer {
@@ -47,7 +47,7 @@ class ConcatLayer : public DataMoveLayer {
     axis_ = c.has_concat_dim() ? static_cast<int>(c.concat_dim()) : c.axis();
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, SIZE_MAX);
+    elementwise_detail::expect_bottoms(bottoms, 1, SIZE_MAX);
     shapes_ = bottoms;
     ptrs_.resize(bottoms.size());
     return {kernels::concat_shape(bottoms, axis_)};
@@ -69,10 +69,10 @@ class SliceLayer : public DataMoveLayer {
     const auto& s = p.slice_param();
     axis_ = s.has_slice_dim() ? static_cast<int>(s.slice_dim()) : s.axis();
     for (auto v : s.slice_point()) points_.push_back(v);
-    tops_ = layer_detail::expect_tops(p, "Slice");
+    tops_ = elementwise_detail::expect_tops(p, "Slice");
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     out_shapes_ = kernels::slice_shapes(bottoms[0], axis_, points_, tops_);
     ptrs_.resize(tops_);
     return out_shapes_;
@@ -92,13 +92,13 @@ class SliceLayer : public DataMoveLayer {
 
 class SplitLayer : public DataMoveLayer {
  public:
-  explicit SplitLayer(const ufw::LayerParameter& p) : DataMoveLayer(p) { tops_ = layer_detail::expect_tops(p, "Split"); }
+  explicit SplitLayer(const ufw::LayerParameter& p) : DataMoveLayer(p) { tops_ = elementwise_detail::expect_tops(p, "Split"); }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     return std::vector<Shape>(tops_, bottoms[0]);
   }
   void forward(const std::vector<const FloatTensor*>& bottoms, const std::vector<FloatTensor*>& tops) override {
-    for (auto* t : tops) layer_detail::copy_if_distinct(*bottoms[0], *t);
+    for (auto* t : tops) elementwise_detail::copy_if_distinct(*bottoms[0], *t);
   }
   bool supports_in_place() const override { return true; }
 
@@ -111,7 +111,7 @@ class CopyLayer : public DataMoveLayer {
  public:
   using DataMoveLayer::DataMoveLayer;
   void forward(const std::vector<const FloatTensor*>& bottoms, const std::vector<FloatTensor*>& tops) override {
-    layer_detail::copy_if_distinct(*bottoms[0], *tops[0]);
+    elementwise_detail::copy_if_distinct(*bottoms[0], *tops[0]);
   }
   bool supports_in_place() const override { return true; }
 };
@@ -120,7 +120,7 @@ class FlattenLayer : public CopyLayer {
  public:
   using CopyLayer::CopyLayer;
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     const auto& f = param().flatten_param();
     return {kernels::flatten_shape(bottoms[0], f.axis(), f.end_axis())};
   }
@@ -133,7 +133,7 @@ class ReshapeLayer : public CopyLayer {
     for (auto d : p.reshape_param().shape().dim()) dims_.push_back(d);
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     const auto& r = param().reshape_param();
     return {kernels::reshape_shape(bottoms[0], dims_, r.axis(), r.num_axes())};
   }
@@ -146,7 +146,7 @@ class DropoutLayer : public CopyLayer {
  public:
   using CopyLayer::CopyLayer;
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     return {bottoms[0]};
   }
 };
@@ -163,7 +163,7 @@ class TransposeLayer : public DataMoveLayer {
       for (auto v : p.transpose_param().order()) given_.push_back(v);
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     const size_t rank = bottoms[0].size();
     order_ = permute_ ? kernels::permute_order(given_, rank) : kernels::transpose_order(given_, rank);
     return {kernels::transpose_shape(bottoms[0], order_)};
@@ -183,7 +183,7 @@ class TileLayer : public DataMoveLayer {
     if (!p.tile_param().has_tiles()) throw ModelError("Tile needs tile_param { tiles }");
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     const auto& t = param().tile_param();
     return {kernels::tile_shape(bottoms[0], t.axis(), t.tiles())};
   }
@@ -209,7 +209,7 @@ class InterpLayer : public Layer {
     k_.nearest = static_cast<kernels::NearestMode>(ip.nearest_mode());
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 2);
+    elementwise_detail::expect_bottoms(bottoms, 1, 2);
     const Shape& s = bottoms[0];
     if (s.size() < 2) throw ShapeError("needs a bottom of rank >= 2, got " + shape_str(s));
     const auto& ip = param().interp_param();
@@ -268,7 +268,7 @@ class UpsampleLayer : public DataMoveLayer {
     if (sh_ < 1 || sw_ < 1) throw ModelError("upsample_param scales must be >= 1");
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     Shape s = bottoms[0];
     if (s.size() < 2) throw ShapeError("needs a bottom of rank >= 2, got " + shape_str(s));
     s[s.size() - 2] *= sh_;
@@ -294,7 +294,7 @@ class PadLayer : public DataMoveLayer {
     value_ = q.value();
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     if (pads_.empty()) pads_.assign(2 * bottoms[0].size(), 0);  // no pads: identity
     kernels::check_pad({pads_, mode_, value_}, bottoms[0]);
     return {kernels::pad_shape(bottoms[0], pads_)};
@@ -322,7 +322,7 @@ class ReduceLayer : public Layer {
     }
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
-    layer_detail::expect_bottoms(bottoms, 1, 1);
+    elementwise_detail::expect_bottoms(bottoms, 1, 1);
     if (caffe_) {
       const auto& r = param().reduction_param();
       k_ = kernels::caffe_reduction_params(static_cast<kernels::CaffeReductionOp>(r.operation()), r.axis(),
