@@ -207,3 +207,29 @@ TEST_CASE("make_data_layer builds the -D Data layer", "[data][layer]") {
   CHECK_THROWS_WITH(make_data_layer(chw.string(), "input", {1, 3, 2, 3}),
                     Catch::Contains("[1,2,3]") && Catch::Contains("[1,3,2,3]") && Catch::Contains("'input'"));
 }
+
+TEST_CASE("Data layer decodes legacy encoded records", "[data][layer]") {
+  TempDir t;
+  const fs::path db = t.path / "db";
+  {
+    cv::Mat img(3, 5, CV_8UC3, cv::Scalar(10, 20, 30));
+    std::vector<unsigned char> png;
+    REQUIRE(cv::imencode(".png", img, png));
+    ufw::Datum d;
+    d.set_channels(3), d.set_height(3), d.set_width(5);
+    d.set_data(std::string(png.begin(), png.end()));
+    d.set_encoded(true);
+    d.set_label(2);
+    LmdbWriter w(db);
+    w.put_value(d.SerializeAsString());
+  }
+  Run run(layer(data_layer_text(db)));
+  CHECK(run.shapes[0] == Shape{3, 3, 5});
+  run.forward();
+  CHECK(run.tops[0][0] == 10);
+  CHECK(run.tops[0][15] == 20);
+  CHECK(run.tops[0][30] == 30);
+  CHECK(run.tops[1][0] == 2);
+  Run gray(layer(data_layer_text(db, "transform_param { force_gray: true }")));
+  CHECK(gray.shapes[0] == Shape{1, 3, 5});
+}

@@ -100,7 +100,11 @@ class DataLayer : public Layer {
   Shape prepare(data::Sample& s, const std::string& key) {
     try {
       data::decode_encoded(s, force_gray_, force_color_);
-      if (transform_.empty()) return s.shape;
+      if (transform_.empty()) {
+        buf_.resize(static_cast<size_t>(s.count()));
+        data::to_float(s, buf_.data());
+        return s.shape;
+      }
       Shape out;
       transform_.apply(s, buf_, out);
       return out;
