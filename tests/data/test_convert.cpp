@@ -2,7 +2,10 @@
 // arithmetic, ordering (shuffle/offset/limit), and failure behaviour (nothing at the target).
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <zlib.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -250,4 +253,31 @@ TEST_CASE("an existing LMDB is replaced only when the new one is complete", "[da
   o.writer = {};
   convert_to_lmdb(o);
   CHECK(LmdbReader(t.path / "db").size() == 3);
+}
+
+TEST_CASE("a write failure (file size limit standing in for a full disk) leaves nothing", "[data][convert]") {
+  TempDir t;
+  write_idx(t.path / "img.gz", t.path / "lab", 400, 28, 28);
+  ConvertOptions o;
+  o.idx = (t.path / "img.gz").string();
+  o.output = (t.path / "db").string();
+  // Writes past RLIMIT_FSIZE fail with EFBIG (SIGXFSZ ignored), as pwrite fails with ENOSPC on a
+  // full disk: both surface from the LMDB commit.
+  rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto* prev = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit lim = old;
+  lim.rlim_cur = 256 * 1024;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+  std::string what;
+  try {
+    convert_to_lmdb(o);
+  } catch (const IoError& e) {
+    what = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, prev);
+  CHECK(what.find("write failed") != std::string::npos);
+  CHECK_FALSE(fs::exists(t.path / "db"));
+  for (const auto& e : fs::directory_iterator(t.path)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 }
