@@ -11,7 +11,9 @@
 Uses Debian's python3-lmdb, python3-protobuf and python3-numpy; ufw.Datum comes from
 proto/umodel.proto compiled with protoc into a temporary folder.
 """
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ NP_OF = {v: k for k, v in DTYPES.items()}
 
 def load_pb2():
     out = tempfile.mkdtemp(prefix="octet_pb2_")
+    atexit.register(shutil.rmtree, out, True)
     subprocess.check_call(["protoc", "--proto_path=" + PROTO_DIR, "--python_out=" + out,
                            os.path.join(PROTO_DIR, "umodel.proto")])
     sys.path.insert(0, out)
