@@ -182,8 +182,12 @@ inline int forward(const ForwardOptions& o, std::ostream& out, std::ostream& err
   for (const auto& k : keys) arrays.emplace_back(k, &net.blob(k));
   io::write_npz(o.output, arrays);
   out << "wrote " << o.output << ": " << arrays.size() << (arrays.size() == 1 ? " blob" : " blobs");
-  for (const auto& [k, t] : arrays) out << (k == arrays.front().first ? " (" : ", ") << k << " " << shape_str(t->shape());
-  out << (arrays.empty() ? "" : ")") << "\n";
+  if (arrays.size() <= 8) {
+    for (size_t i = 0; i < arrays.size(); ++i)
+      out << (i ? ", " : " (") << arrays[i].first << " " << shape_str(arrays[i].second->shape());
+    out << (arrays.empty() ? "" : ")");
+  }
+  out << "\n";
   return 0;
 }
 
