@@ -381,3 +381,13 @@ TEST_CASE("log_positive: within a few ulp of std::log over the whole positive no
     REQUIRE(octet::calib::detail::log_positive(x) == Approx(std::log(x)).epsilon(1e-15).margin(1e-16));
   REQUIRE(octet::calib::detail::log_positive(1.0) == 0.0);
 }
+
+TEST_CASE("KL: the per-bin O(N^2) search picks the same candidate as the prefix-sum search") {
+  std::mt19937_64 rng(13);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> x(100000);
+  for (auto& v : x) v = g(rng) * (rng() % 10 == 0 ? 4.0f : 1.0f);
+  auto t = collect(x, 512);
+  for (ThMethod m : {ThMethod::KL, ThMethod::SYMKL, ThMethod::JSD})
+    REQUIRE(kl_family_direct_argmin(m, view(t)) == threshold_kl_family(m, view(t)).bin);
+}

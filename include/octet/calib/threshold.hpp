@@ -157,15 +157,18 @@ inline void kl_expand(const std::vector<std::uint64_t>& h, std::size_t i, std::s
   P.assign(i, 0.0);
   Q.assign(i, 0.0);
   for (std::size_t k = 0; k < i; ++k) P[k] = static_cast<double>(k == i - 1 ? c.p_last : h[k]);
+  // Walk group edges incrementally (no division): group j0 ends at `edge` (units of 1/L bin).
+  std::size_t j0 = 0, edge = i;
   for (std::size_t k = 0; k < i; ++k) {
+    const std::size_t a = k * L, b = a + L;
+    while (edge <= a) {
+      ++j0;
+      edge += i;
+    }
     if (P[k] == 0) continue;  // mask
-    // bin k covers [kL, (k+1)L): groups j0 = kL / i and possibly j0 + 1 (i >= L)
-    const std::size_t a = k * L, b = (k + 1) * L;
-    const std::size_t j0 = a / i;
-    const std::size_t edge = (j0 + 1) * i;  // end of group j0
     if (edge >= b) {
       Q[k] = c.q[j0];
-    } else {
+    } else {  // bin k straddles the edge between groups j0 and j0 + 1
       Q[k] = (static_cast<double>(edge - a) * c.q[j0] + static_cast<double>(b - edge) * c.q[j0 + 1]) /
              static_cast<double>(L);
     }
@@ -315,28 +318,52 @@ inline double divergence_direct(ThMethod m, const KlPrep& p, std::size_t i, KlCa
   if (c.in_range == 0) return std::numeric_limits<double>::infinity();
   kl_expand(p.h, i, G, c, P, Q);
   const double S = static_cast<double>(p.H.back()), SQ = static_cast<double>(c.in_range);
+  const double* Pp = P.data();
+  const double* Qp = Q.data();
+  double acc[4] = {0, 0, 0, 0};
+  // Branch-free per-bin terms with log_positive so the loops vectorise; fixed 4-lane sums.
+  if (m == ThMethod::KL) {  // per-bin KL: the O(N^2) peer of kl_candidate (benchmarks, tests)
+    for (std::size_t k = 0; k < i; ++k)
+      if (Pp[k] > 0 && !(Qp[k] > 0)) return std::numeric_limits<double>::infinity();
+    std::size_t k = 0;
+    auto term = [&](std::size_t t) {
+      const double pk = Pp[t] / S, qk = Qp[t] / SQ;
+      return pk * log_positive(pk > 0 ? pk / qk : 1.0);
+    };
+    for (; k + 4 <= i; k += 4)
+      for (std::size_t l = 0; l < 4; ++l) acc[l] += term(k + l);
+    for (; k < i; ++k) acc[0] += term(k);
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  }
   if (m == ThMethod::JSD) {
-    double d = 0.0;
-    for (std::size_t k = 0; k < i; ++k) {
-      const double pk = P[k] / S, qk = Q[k] / SQ, mk = 0.5 * (pk + qk);
-      if (pk > 0) d += 0.5 * pk * std::log(pk / mk);
-      if (qk > 0) d += 0.5 * qk * std::log(qk / mk);
-    }
-    return d;
+    std::size_t k = 0;
+    auto term = [&](std::size_t t) {
+      const double pk = Pp[t] / S, qk = Qp[t] / SQ, mk = 0.5 * (pk + qk);
+      const double ms = mk > 0 ? mk : 1.0;
+      const double lp = log_positive(pk > 0 ? pk / ms : 1.0), lq = log_positive(qk > 0 ? qk / ms : 1.0);
+      return 0.5 * pk * lp + 0.5 * qk * lq;
+    };
+    for (; k + 4 <= i; k += 4)
+      for (std::size_t l = 0; l < 4; ++l) acc[l] += term(k + l);
+    for (; k < i; ++k) acc[0] += term(k);
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
   }
   // SYMKL: empty bins get eps on each side, then both are renormalised.
   double zp = 0.0, zq = 0.0;
   for (std::size_t k = 0; k < i; ++k) {
-    zp += P[k] > 0 ? P[k] / S : eps;
-    zq += Q[k] > 0 ? Q[k] / SQ : eps;
+    zp += Pp[k] > 0 ? Pp[k] / S : eps;
+    zq += Qp[k] > 0 ? Qp[k] / SQ : eps;
   }
-  double d = 0.0;
-  for (std::size_t k = 0; k < i; ++k) {
-    const double pk = (P[k] > 0 ? P[k] / S : eps) / zp;
-    const double qk = (Q[k] > 0 ? Q[k] / SQ : eps) / zq;
-    d += (pk - qk) * std::log(pk / qk);
-  }
-  return d;
+  auto term = [&](std::size_t t) {
+    const double pk = (Pp[t] > 0 ? Pp[t] / S : eps) / zp;
+    const double qk = (Qp[t] > 0 ? Qp[t] / SQ : eps) / zq;
+    return (pk - qk) * log_positive(pk / qk);
+  };
+  std::size_t k = 0;
+  for (; k + 4 <= i; k += 4)
+    for (std::size_t l = 0; l < 4; ++l) acc[l] += term(k + l);
+  for (; k < i; ++k) acc[0] += term(k);
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
 }  // namespace detail
@@ -354,6 +381,25 @@ inline std::vector<double> kl_family_curve(ThMethod m, const HistogramView& v, c
     out.push_back(m == ThMethod::KL ? detail::kl_candidate(p, i, ks)
                                     : detail::divergence_direct(m, p, i, c, P, Q, o.symkl_eps));
   return out;
+}
+
+// The same KL-family search evaluated bin by bin, O(N^2): a peer for benchmarks and a second
+// implementation for tests. Returns the winning i (0 when dead).
+inline std::size_t kl_family_direct_argmin(ThMethod m, const HistogramView& v, const ThresholdOptions& o = {}) {
+  if (detail::is_dead(v)) return 0;
+  const auto p = detail::kl_prepare(v, o);
+  detail::KlCandidate c;
+  std::vector<double> P, Q;
+  double best = std::numeric_limits<double>::infinity();
+  std::size_t best_i = p.N;
+  for (std::size_t i = p.first; i <= p.N; ++i) {
+    const double d = detail::divergence_direct(m, p, i, c, P, Q, o.symkl_eps);
+    if (d < best) {
+      best = d;
+      best_i = i;
+    }
+  }
+  return best_i;
 }
 
 inline ThresholdResult threshold_kl_family(ThMethod m, const HistogramView& v, const ThresholdOptions& o = {}) {
