@@ -307,7 +307,7 @@ TEST_CASE("softmax over a strided axis sums to one and equals reference", "[kern
   CHECK_THAT(y[1], WithinAbs(1.0 / 3, 1e-6));
   CHECK_THAT(y[6], WithinAbs(1.0 / 3, 1e-6));
 
-  const std::vector<Shape> shapes = {{3, 7}, {2, 5, 3}, {2, 13, 67}, {4, 3, 129, 1}, {1, 1000}, {5}, {2, 3, 200}};
+  const std::vector<Shape> shapes = {{3, 7}, {2, 5, 3}, {2, 13, 67}, {4, 3, 129, 1}, {1, 1000}, {5}, {2, 3, 600}, {2, 5, 300, 2}};
   for (const auto& s : shapes)
     for (int axis = 0; axis < int(s.size()); ++axis)
       for (bool lg : {false, true}) {
@@ -324,4 +324,30 @@ TEST_CASE("softmax over a strided axis sums to one and equals reference", "[kern
   softmax({-1, false}, {2, 3, 4}, in.data(), a.data());
   softmax({2, false}, {2, 3, 4}, in.data(), b.data());
   CHECK(a == b);
+}
+
+TEST_CASE("threaded fast paths equal reference", "[kernels][threads]") {
+  set_num_threads(3);
+  const Shape s = {3, 17, 50, 41};
+  const int64_t n = shape_count(s);
+  const auto x = random_vec(n, -5, 5, 21), c = random_vec(17, -1, 1, 22);
+  std::vector<float> a(static_cast<size_t>(n)), b(a.size());
+  binary(BinaryOp::Mul, s, x.data(), {17, 1, 1}, c.data(), a.data());
+  reference::binary(BinaryOp::Mul, s, x.data(), {17, 1, 1}, c.data(), b.data());
+  require_close(a, b, 0);
+  binary(BinaryOp::Add, s, x.data(), s, x.data(), a.data());
+  reference::binary(BinaryOp::Add, s, x.data(), s, x.data(), b.data());
+  require_close(a, b, 0);
+  for (int axis : {1, 3}) {
+    softmax({axis, false}, s, x.data(), a.data());
+    reference::softmax({axis, false}, s, x.data(), b.data());
+    require_close(a, b, 2e-5f);
+  }
+  sigmoid(n, x.data(), a.data());
+  reference::sigmoid(n, x.data(), b.data());
+  require_close(a, b, 1e-6f);
+  const float* in[2] = {x.data(), x.data()};
+  eltwise<float>({EltwiseOp::Max, {}}, n, in, a.data());
+  CHECK(a == x);
+  set_num_threads(1);
 }

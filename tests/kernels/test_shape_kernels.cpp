@@ -329,3 +329,35 @@ TEST_CASE("reduce fast path equals reference on adjacent and split axes", "[kern
       require_close(a, b, 1e-4f);
     }
 }
+
+TEST_CASE("threaded shape kernels equal reference", "[kernels][threads]") {
+  set_num_threads(3);
+  const Shape s = {2, 9, 33, 47};
+  const auto in = random_vec(shape_count(s), -2, 2, 31);
+  const int ord[4] = {0, 2, 3, 1};
+  std::vector<float> a(in.size()), b(in.size());
+  transpose<float>(s, ord, in.data(), a.data());
+  reference::transpose<float>(s, ord, in.data(), b.data());
+  CHECK(a == b);
+  const int64_t pads[8] = {0, 1, 2, 3, 0, 1, 3, 2};
+  const Shape ps = pad_shape(s, pads);
+  std::vector<float> pa(static_cast<size_t>(shape_count(ps))), pb(pa.size());
+  pad<float>({pads, PadMode::Reflect, 0.f}, s, in.data(), pa.data());
+  reference::pad<float>({pads, PadMode::Reflect, 0.f}, s, in.data(), pb.data());
+  CHECK(pa == pb);
+  ReduceParams rp;
+  rp.op = ReduceOp::Mean;
+  rp.axes = {2, 3};
+  std::vector<float> ra(18), rb(18);
+  reduce<float>(rp, s, in.data(), ra.data());
+  reference::reduce<float>(rp, s, in.data(), rb.data());
+  require_close(ra, rb, 1e-5f);
+  ResizeParams p;
+  p.out_h = 70;
+  p.out_w = 90;
+  std::vector<float> za(static_cast<size_t>(18 * 70 * 90)), zb(za.size());
+  resize(make_resize_plan(p, 33, 47), 18, in.data(), za.data());
+  reference::resize(p, 18, 33, 47, in.data(), zb.data());
+  require_close(za, zb, 1e-6f);
+  set_num_threads(1);
+}

@@ -74,7 +74,7 @@ void softmax(const SoftmaxParams& p, const Shape& shape, const T* x, T* y) {
   }
   // Channels are strided by I: walk tiles of the inner axis so each pass is a contiguous,
   // vectorisable run and the per-position max/sum live on the stack.
-  constexpr int64_t kTile = 64;
+  constexpr int64_t kTile = 256;
   const int64_t tiles = (I + kTile - 1) / kTile;
   parallel_for(
       0, d.outer * tiles,
