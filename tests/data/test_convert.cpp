@@ -281,3 +281,43 @@ TEST_CASE("a write failure (file size limit standing in for a full disk) leaves 
   CHECK_FALSE(fs::exists(t.path / "db"));
   for (const auto& e : fs::directory_iterator(t.path)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 }
+
+TEST_CASE("npy and list-file parsing details", "[data][convert]") {
+  TempDir t;
+  auto write_npy = [&](const std::string& name, const std::string& dict, const std::string& data) {
+    std::string header = dict;
+    header.resize(118, ' ');
+    header += '\n';
+    std::ofstream f(t.path / name, std::ios::binary);
+    f << std::string("\x93NUMPY\x01\x00", 8) << static_cast<char>(header.size()) << '\0' << header << data;
+    return t.path / name;
+  };
+  auto be = read_npy(write_npy("be.npy", "{'descr': '>i2', 'fortran_order': False, 'shape': (2,), }",
+                               std::string("\x01\x00\xff\xfe", 4)));
+  CHECK(be.shape == Shape{2});
+  CHECK(be.dtype == DType::I16);
+  CHECK(be.item(1).shape.empty());  // rows of a 1-D array are scalars
+  CHECK(to_float(be.item(1)) == std::vector<float>{-2});
+  Sample whole;
+  whole.shape = be.shape, whole.dtype = be.dtype, whole.bytes = be.bytes;
+  CHECK(to_float(whole) == std::vector<float>{256, -2});
+  CHECK_THROWS_WITH(read_npy(write_npy("f.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1), }",
+                                       std::string(4, '\0'))),
+                    Catch::Contains("fortran_order"));
+  CHECK_THROWS_WITH(read_npy(write_npy("short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+                                       std::string(8, '\0'))),
+                    Catch::Contains("12 data bytes"));
+  CHECK_THROWS_AS(read_npy(write_npy("c.npy", "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
+                                     std::string(8, '\0'))),
+                  UnsupportedError);
+
+  std::ofstream(t.path / "list.txt") << "# comment\nmy dir/a b.png 4\r\nplain.jpg\n\nx.bmp   12  \n";
+  auto l = read_image_list(t.path / "list.txt");
+  REQUIRE(l.size() == 3);
+  CHECK(l[0].rel == "my dir/a b.png");
+  CHECK(l[0].label == 4);
+  CHECK(l[1].rel == "plain.jpg");
+  CHECK_FALSE(l[1].label.has_value());
+  CHECK(l[2].rel == "x.bmp");
+  CHECK(l[2].label == 12);
+}
