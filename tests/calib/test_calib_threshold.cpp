@@ -298,6 +298,11 @@ TEST_CASE("Dead tensors: every method gives a finite, flagged threshold (§10.3)
   }
   auto t = collect(std::vector<float>(1000, 0.0f));
   for (int m = 0; m < 8; ++m) REQUIRE(compute_threshold(static_cast<ThMethod>(m), view(t)).guarded);
+  // a live tensor without a histogram (pass 2 never ran) is a usage error, not a dead tensor
+  auto p1 = TensorStats::two_pass(2048);
+  p1.pass1(std::vector<float>{1.0f, -2.0f});
+  REQUIRE_THROWS_AS(compute_threshold(ThMethod::KL, view(p1)), octet::UsageError);
+  REQUIRE(compute_threshold(ThMethod::MAX, view(p1)).threshold == 2.0);
   // subnormal absmax also counts as dead for the threshold (1/T would overflow)
   auto tiny = make({5}, 1e-45, 0, 1e-45);
   REQUIRE(threshold_max(tiny.v).guarded);

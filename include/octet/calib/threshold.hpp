@@ -90,6 +90,14 @@ inline ThresholdResult dead(std::string why) {
   return r;
 }
 
+// A histogram method on a live tensor whose histogram was never filled (Mode A pass 2 not run,
+// or a -load_dist file without bins) is a usage error, not a dead tensor.
+inline void require_histogram(const HistogramView& v, std::string_view method) {
+  if (v.absmax > 0 && (v.h.empty() || v.nonzero() == 0) && v.n > v.z)
+    throw UsageError(error_text("-th_method " + std::string(method),
+                                "tensor has non-zero values but no histogram (pass 2 not run?)"));
+}
+
 inline bool is_dead(const HistogramView& v) {
   return !(v.absmax > 0) || !(v.w > 0) || v.h.empty() || v.nonzero() == 0;
 }
@@ -638,6 +646,7 @@ inline ThresholdResult threshold_mse(const HistogramView& v, const ThresholdOpti
 // ---- dispatcher -------------------------------------------------------------------------------
 
 inline ThresholdResult compute_threshold(ThMethod m, const HistogramView& v, const ThresholdOptions& o = {}) {
+  if (m != ThMethod::MAX) detail::require_histogram(v, to_string(m));
   switch (m) {
     case ThMethod::KL:
     case ThMethod::SYMKL:
