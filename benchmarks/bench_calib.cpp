@@ -3,6 +3,8 @@
 // threshold searches over 2048 bins (target for KL: < 5 ms per blob).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -54,6 +56,26 @@ void BM_HistTwoPass(benchmark::State& st) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(x.size() * sizeof(float)));
 }
 BENCHMARK(BM_HistTwoPass)->Args({2048, 1})->Args({4096, 1})->Args({2048, 2});
+
+// Peer: the textbook loop (ncnn-style per-element division, branch per zero/non-finite).
+void BM_HistNaivePeer(benchmark::State& st) {
+  const auto& x = activations();
+  RangeStats r;
+  r.update(x);
+  const int N = 2048;
+  const float w = r.absmax / static_cast<float>(N);
+  for (auto _ : st) {
+    std::vector<std::uint64_t> h(N, 0);
+    for (float v : x) {
+      if (v == 0.0f || !std::isfinite(v)) continue;
+      const int k = std::min(static_cast<int>(std::fabs(v) / w), N - 1);
+      ++h[static_cast<std::size_t>(k)];
+    }
+    benchmark::DoNotOptimize(h);
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(x.size() * sizeof(float)));
+}
+BENCHMARK(BM_HistNaivePeer);
 
 void BM_HistDyadic(benchmark::State& st) {
   const auto& x = activations();

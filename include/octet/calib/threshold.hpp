@@ -192,6 +192,9 @@ struct KlPrep {
 inline KlPrep kl_prepare(const HistogramView& v, const ThresholdOptions& o) {
   KlPrep p;
   p.h = kl_bins(v, o.first_bin);
+  // Group masses are exact integers scaled by L: keep L * total well inside uint64.
+  if (v.nonzero() > (std::uint64_t{1} << 52))
+    throw UsageError(error_text("KL", "more than 2^52 histogram counts; merge fewer samples"));
   p.N = p.h.size();
   p.L = static_cast<std::size_t>(std::max(1, o.levels));
   p.H.assign(p.N + 1, 0);
