@@ -119,6 +119,13 @@ TEST_CASE("Mode A: hand-built bins follow the ncnn index rule") {
   REQUIRE(h.bin_width() == 1.0);
 }
 
+TEST_CASE("Mode A: subnormal absmax (N/absmax overflows float) still bins by value, zeros excluded") {
+  auto h = Histogram::two_pass(4, 1e-39f);
+  h.update(std::vector<float>{1e-39f, -2.6e-40f, 0.0f, -0.0f, std::numeric_limits<float>::quiet_NaN()});
+  // 1e-39 -> min(4, 3) = 3; 2.6e-40 * 4/1e-39 = 1.04 -> 1
+  REQUIRE(std::vector<std::uint64_t>(h.counts().begin(), h.counts().end()) == std::vector<std::uint64_t>{0, 1, 0, 1});
+}
+
 TEST_CASE("Mode A: equals the plain reference for many sizes, with specials") {
   for (std::size_t n : {1u, 3u, 1023u, 1024u, 1025u, 5000u, 300000u}) {
     for (int N : {512, 2048, 4096, 7}) {

@@ -194,6 +194,15 @@ class Histogram {
       }
       return;
     }
+    if (!(mult_ <= FLT_MAX)) {  // tiny (subnormal) absmax: N/absmax is not a float; use double
+      const double m = static_cast<double>(binnum_) / static_cast<double>(absmax_);
+      const double top = static_cast<double>(binnum_ - 1);
+      for (float v : x) {
+        const float a = std::fabs(v);
+        if (a > 0.0f && a <= FLT_MAX) ++h_[static_cast<std::size_t>(std::min(std::floor(static_cast<double>(a) * m), top))];
+      }
+      return;
+    }
     accumulate(x, mult_);
   }
 
