@@ -244,3 +244,20 @@ TEST_CASE("pow2_requant: residual absorbs the non-power-of-two part exactly") {
   REQUIRE(shift_requantize(-3, 1) == -2);
   REQUIRE(shift_requantize(std::numeric_limits<i32>::min(), 0) == std::numeric_limits<i32>::min());
 }
+
+TEST_CASE("int8 x int8 operands, exhaustively: high-mul and requantisation of every product") {
+  for (int a = -128; a <= 127; ++a)
+    for (int b = -128; b <= 127; ++b) {
+      // operands in the top byte exercise ties and the INT32_MIN corner
+      const i32 A = static_cast<i32>(static_cast<std::uint32_t>(a) << 24), B = static_cast<i32>(static_cast<std::uint32_t>(b) << 24);
+      REQUIRE(saturating_rounding_doubling_high_mul(A, B) == ref_srdhm(A, B));
+      REQUIRE(saturating_rounding_doubling_high_mul(a, B) == ref_srdhm(a, B));
+      const i32 acc = a * b;  // an int8 x int8 product as accumulator
+      for (int s : {0, 1, 5, 7, 8, 13})
+        REQUIRE(multiply_by_quantized_multiplier(acc, 1 << 30, 31 + s - 1) == ref_mbqm(acc, 1 << 30, 31 + s - 1));
+      for (int s = 0; s <= 16; ++s) {
+        REQUIRE(shift_requantize(acc, s) == ref_rshift_away(acc, s));
+        REQUIRE(saturate_int8(shift_requantize(acc, s)) == ref_saturate<std::int8_t>(ref_rshift_away(acc, s)));
+      }
+    }
+}
