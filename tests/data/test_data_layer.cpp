@@ -233,3 +233,31 @@ TEST_CASE("Data layer decodes legacy encoded records", "[data][layer]") {
   Run gray(layer(data_layer_text(db, "transform_param { force_gray: true }")));
   CHECK(gray.shapes[0] == Shape{1, 3, 5});
 }
+
+TEST_CASE("AnnotatedData reads the Datum inside each AnnotatedDatum", "[data][layer]") {
+  TempDir t;
+  const fs::path db = t.path / "db";
+  {
+    LmdbWriter w(db);
+    for (int r = 0; r < 2; ++r) {
+      ufw::AnnotatedDatum a;
+      a.set_type(ufw::AnnotatedDatum::BBOX);
+      auto* d = a.mutable_datum();
+      d->mutable_shape()->add_dim(1), d->mutable_shape()->add_dim(2);
+      d->add_float_data(static_cast<float>(r)), d->add_float_data(5.f);
+      d->set_dtype(ufw::BlobProto::FP32);
+      auto* g = a.add_annotation_group();
+      g->set_group_label(1);
+      g->add_annotation()->mutable_bbox()->set_xmin(0.1f);
+      w.put_value(a.SerializeAsString());
+    }
+  }
+  auto p = layer("name: 'data' type: 'AnnotatedData' top: 'data' data_param { source: '" + db.string() +
+                 "' batch_size: 0 }");
+  Run run(p);
+  CHECK(run.shapes[0] == Shape{1, 2});
+  run.forward();
+  run.forward();
+  CHECK(run.tops[0][0] == 1.f);
+  CHECK(run.tops[0][1] == 5.f);
+}

@@ -236,6 +236,26 @@ inline void decode_datum(std::string_view value, Sample& out) {
                   std::to_string(want) + " bytes, record holds " + std::to_string(out.bytes.size()));
 }
 
+// The Datum inside an AnnotatedDatum (Caffe-SSD LMDBs): field 1. Boxes are not needed for
+// calibration and are skipped; a record without a datum is an IoError.
+inline std::string_view annotated_datum_payload(std::string_view value) {
+  detail::Wire w{reinterpret_cast<const unsigned char*>(value.data()),
+                 reinterpret_cast<const unsigned char*>(value.data()) + value.size()};
+  std::string_view datum;
+  bool found = false;
+  while (!w.done()) {
+    const uint64_t tag = w.varint();
+    if ((tag >> 3) == 1 && (tag & 7) == 2) {
+      datum = w.bytes();
+      found = true;
+    } else {
+      w.skip(static_cast<int>(tag & 7));
+    }
+  }
+  if (!found) detail::Wire::bad("AnnotatedDatum has no datum");
+  return datum;
+}
+
 // Element i of a sample as float (dtype conversion; float16 is IEEE half).
 inline float half_to_float(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;

@@ -227,10 +227,13 @@ class LmdbReader {
 
   const std::string& last_key() const { return last_key_; }
 
+  // Values are AnnotatedDatum (Caffe-SSD AnnotatedData LMDBs): decode their inner Datum.
+  void set_annotated(bool on) { annotated_ = on; }
+
  private:
   void decode(std::string_view k, std::string_view v, Sample& out) {
     try {
-      decode_datum(v, out);
+      decode_datum(annotated_ ? annotated_datum_payload(v) : v, out);
     } catch (const Error& e) {
       throw IoError(error_text(dir_.string(), "key '" + std::string(k) + "'", e.what()));
     }
@@ -243,6 +246,7 @@ class LmdbReader {
   lmdb::cursor cur_;
   size_t size_ = 0;
   bool started_ = false;
+  bool annotated_ = false;
   std::string last_key_;
 };
 

@@ -1,4 +1,4 @@
-// The Data layer: a data source that feeds tops `data` (and optionally `label`) from an LMDB of
+// The Data layer (also AnnotatedData): a data source that feeds tops `data` (and optionally `label`) from an LMDB of
 // ufw.Datum records (data_param.source), applying the layer's transform_param. batch_size 0
 // gives one record per forward exactly as stored (the ufwio convention, which `-D` writes);
 // batch_size N stacks N records ([N,...record], or concatenated along axis 0 for 4-D records).
@@ -93,7 +93,9 @@ class DataLayer : public Layer {
 
  private:
   void open() {
-    if (!reader_) reader_ = std::make_unique<data::LmdbReader>(source_);
+    if (reader_) return;
+    reader_ = std::make_unique<data::LmdbReader>(source_);
+    reader_->set_annotated(type() == "AnnotatedData");
   }
 
   // Decodes/transforms a record into buf_ (when needed) and returns its output shape.
@@ -131,6 +133,10 @@ class DataLayer : public Layer {
   std::vector<float> buf_;
 };
 
-inline void register_data_layers(LayerRegistry& r) { r.add("Data", make<DataLayer>); }
+// AnnotatedData (Caffe-SSD) reads the image Datum of each AnnotatedDatum; boxes are not used.
+inline void register_data_layers(LayerRegistry& r) {
+  r.add("Data", make<DataLayer>);
+  r.add("AnnotatedData", make<DataLayer>);
+}
 
 }  // namespace octet::engine
