@@ -396,3 +396,32 @@ TEST_CASE("KL: the per-bin O(N^2) search picks the same candidate as the prefix-
   for (ThMethod m : {ThMethod::KL, ThMethod::SYMKL, ThMethod::JSD})
     REQUIRE(kl_family_direct_argmin(m, view(t)) == threshold_kl_family(m, view(t)).bin);
 }
+
+TEST_CASE("Two-pass and dyadic statistics give consistent thresholds on the same data") {
+  auto x = gaussian(1000000, 0.7f, 14);
+  auto a = collect(x);
+  auto b = TensorStats::dyadic(2048);
+  b.update(x);
+  const auto va = view(a), vb = view(b);
+  const double tol = va.w + vb.w;  // the two grids differ by up to one bin each
+  REQUIRE(threshold_max(vb).threshold == threshold_max(va).threshold);
+  REQUIRE(std::fabs(threshold_percentile(vb).threshold - threshold_percentile(va).threshold) <= tol);
+  REQUIRE(threshold_mse(vb).threshold == Approx(threshold_mse(va).threshold).epsilon(0.02));
+  // ADMM stops at a local fixed point, which moves with the bin grid
+  REQUIRE(threshold_admm(vb).threshold == Approx(threshold_admm(va).threshold).epsilon(0.06));
+  REQUIRE(threshold_aciq(vb).threshold == Approx(threshold_aciq(va).threshold).epsilon(0.01));
+  REQUIRE(threshold_kl(vb).threshold == Approx(threshold_kl(va).threshold).epsilon(0.1));
+}
+
+TEST_CASE("Threshold options are validated") {
+  auto o = make({1, 2, 3}, 1.0);
+  ThresholdOptions bad;
+  bad.percentile = 1.5;
+  REQUIRE_THROWS_AS(compute_threshold(ThMethod::PERCENTILE9999, o.v, bad), octet::UsageError);
+  bad = {};
+  bad.bits = 1;
+  REQUIRE_THROWS_AS(compute_threshold(ThMethod::ACIQ, o.v, bad), octet::UsageError);
+  bad = {};
+  bad.levels = 0;
+  REQUIRE_THROWS_AS(compute_threshold(ThMethod::KL, o.v, bad), octet::UsageError);
+}

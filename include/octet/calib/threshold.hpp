@@ -648,7 +648,19 @@ inline ThresholdResult threshold_mse(const HistogramView& v, const ThresholdOpti
 
 // ---- dispatcher -------------------------------------------------------------------------------
 
+// Rejects option values no method can honour (UsageError naming the option).
+inline void validate(const ThresholdOptions& o) {
+  if (o.levels < 1 || o.levels > 65536) throw UsageError(error_text("threshold options", "levels must be in [1, 65536]"));
+  if (o.bits < 2 || o.bits > 16) throw UsageError(error_text("threshold options", "bits must be in [2, 16]"));
+  if (!(o.percentile > 0 && o.percentile <= 1))
+    throw UsageError(error_text("threshold options", "percentile must be in (0, 1]"));
+  if (!(o.symkl_eps > 0 && o.symkl_eps < 1e-3))
+    throw UsageError(error_text("threshold options", "symkl_eps must be in (0, 1e-3)"));
+  if (o.admm_max_iters < 1) throw UsageError(error_text("threshold options", "admm_max_iters must be >= 1"));
+}
+
 inline ThresholdResult compute_threshold(ThMethod m, const HistogramView& v, const ThresholdOptions& o = {}) {
+  validate(o);
   if (m != ThMethod::MAX) detail::require_histogram(v, to_string(m));
   switch (m) {
     case ThMethod::KL:
