@@ -1,0 +1,293 @@
+// Int8 convolution and inner product with BM1684X-style requantisation (docs/arithmetic.md,
+// docs/int8-umodel.md): acc = sum q_in * q_w (int32, exact) ; v = sat32(acc + bias_c) ;
+// q_out = clamp(multiply_by_quantized_multiplier(v, m_c, sh_c), out_min, out_max).
+// BM1684's shift-only rule is the same call with m_c = 1.
+//
+//   reference::conv2d_s8 / inner_product_s8   plain loop nests, the definition.
+//   Int8Conv2d      weights packed once (setup), then forward picks
+//                     Gemm1x1    1x1 stride 1 unpadded: GEMM straight over the input,
+//                     Depthwise  group == in_c: direct loops over int32 row accumulators,
+//                     Im2colGemm everything else: int8 im2col into an owned buffer + GEMM.
+//   Int8InnerProduct  packed weights, input transposed into an owned buffer, GEMM.
+// Output type TO is int8, uint8, or int32 (tests: identity requant shows the raw accumulator).
+// Reuses Conv2dParams / Conv2dShape / conv2d_shape from kernels/conv.hpp; the fused activation
+// field of Conv2dParams is ignored (an int8 top's range is the activation).
+// Depends on core/, fixed/ and kernels/ only (never ir/, engine/ or proto).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "octet/core/error.hpp"
+#include "octet/core/parallel.hpp"
+#include "octet/fixed/requant.hpp"
+#include "octet/fixed/saturate.hpp"
+#include "octet/kernels/conv.hpp"
+#include "octet/kernels/im2col.hpp"
+#include "octet/kernels/int8_gemm.hpp"
+
+namespace octet::kernels {
+
+template <typename T>
+concept Int8Output = std::is_same_v<T, std::int8_t> || std::is_same_v<T, std::uint8_t> ||
+                     std::is_same_v<T, std::int32_t>;
+
+// Per-output-channel bias and requantisation. multiplier/shift have one entry (whole layer)
+// or one per channel; bias is empty (no bias) or one per channel.
+struct Int8Requant {
+  std::vector<std::int32_t> bias;
+  std::vector<std::int32_t> multiplier{1 << 30};
+  std::vector<std::int32_t> shift{30};
+  std::int32_t out_min = -127, out_max = 127;
+
+  void check(int64_t channels) const {
+    auto n = static_cast<size_t>(channels);
+    if (!bias.empty() && bias.size() != n)
+      throw ModelError("int8 requant: " + std::to_string(bias.size()) + " bias values for " +
+                       std::to_string(channels) + " output channels");
+    if (multiplier.size() != shift.size() || (multiplier.size() != 1 && multiplier.size() != n))
+      throw ModelError("int8 requant: " + std::to_string(multiplier.size()) + " multipliers and " +
+                       std::to_string(shift.size()) + " shifts for " + std::to_string(channels) +
+                       " output channels (need 1 or one per channel of each)");
+    for (auto s : shift)
+      if (s < 0 || s > fixed::kMaxRequantShift)
+        throw ModelError("int8 requant: shift " + std::to_string(s) + " outside [0, 63]");
+    for (auto m : multiplier)
+      if (m < 0) throw ModelError("int8 requant: negative multiplier " + std::to_string(m));
+    if (out_min > out_max) throw ModelError("int8 requant: empty output range");
+  }
+  std::int32_t bias_of(int64_t c) const { return bias.empty() ? 0 : bias[static_cast<size_t>(c)]; }
+  std::int32_t mult_of(int64_t c) const { return multiplier[multiplier.size() == 1 ? 0 : static_cast<size_t>(c)]; }
+  int shift_of(int64_t c) const { return shift[shift.size() == 1 ? 0 : static_cast<size_t>(c)]; }
+
+  // The one scalar definition.
+  std::int32_t apply(std::int32_t acc, int64_t c) const {
+    const std::int32_t v = fixed::saturate_int32(static_cast<std::int64_t>(acc) + bias_of(c));
+    const std::int32_t r = fixed::multiply_by_quantized_multiplier(v, mult_of(c), shift_of(c));
+    return fixed::clamp_to(r, out_min, out_max);
+  }
+};
+
+// Identity requantisation into int32 (for tests and for callers that want the accumulator).
+inline Int8Requant int8_requant_identity() {
+  Int8Requant r;
+  r.multiplier = {1};
+  r.shift = {0};
+  r.out_min = std::numeric_limits<std::int32_t>::min();
+  r.out_max = std::numeric_limits<std::int32_t>::max();
+  return r;
+}
+
+namespace int8_conv_detail {
+
+// Requantises one row segment of one channel: out[j] = rq.apply(acc[j], c). The loop body is
+// the scalar rule; bias/multiplier/shift are hoisted per call.
+template <Int8Output TO>
+inline void requant_row(const Int8Requant& rq, int64_t c, const std::int32_t* acc, int64_t n, TO* out) {
+  const std::int64_t b = rq.bias_of(c);
+  const std::int32_t m = rq.mult_of(c);
+  const int sh = rq.shift_of(c);
+  const std::int32_t lo = rq.out_min, hi = rq.out_max;
+  for (int64_t j = 0; j < n; ++j) {
+    const std::int32_t v = fixed::saturate_int32(static_cast<std::int64_t>(acc[j]) + b);
+    out[j] = static_cast<TO>(fixed::clamp_to(fixed::multiply_by_quantized_multiplier(v, m, sh), lo, hi));
+  }
+}
+
+}  // namespace int8_conv_detail
+
+namespace reference {
+
+// Output codes of an int8 convolution: in [N, C, H, W] codes, w [O, C/group, kh, kw] int8.
+template <Int8Activation TI, Int8Output TO>
+void conv2d_s8(const Conv2dParams& p, const Conv2dShape& s, const TI* in, const std::int8_t* w,
+               const Int8Requant& rq, TO* out) {
+  const int64_t cin_g = s.in_c / p.group, cout_g = s.out_c / p.group;
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t o = 0; o < s.out_c; ++o) {
+      const int64_t g = o / cout_g;
+      for (int64_t oh = 0; oh < s.out_h; ++oh)
+        for (int64_t ow = 0; ow < s.out_w; ++ow) {
+          std::int32_t acc = 0;
+          for (int64_t ci = 0; ci < cin_g; ++ci)
+            for (int64_t kh = 0; kh < p.kernel_h; ++kh)
+              for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+                const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+                const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+                if (ih < 0 || ih >= s.in_h || iw < 0 || iw >= s.in_w) continue;
+                const int64_t c = g * cin_g + ci;
+                acc += static_cast<std::int32_t>(in[((n * s.in_c + c) * s.in_h + ih) * s.in_w + iw]) *
+                       static_cast<std::int32_t>(w[((o * cin_g + ci) * p.kernel_h + kh) * p.kernel_w + kw]);
+              }
+          out[((n * s.out_c + o) * s.out_h + oh) * s.out_w + ow] = static_cast<TO>(rq.apply(acc, o));
+        }
+    }
+}
+
+// in [batch, K] codes, w [M, K] int8 -> out [batch, M].
+template <Int8Activation TI, Int8Output TO>
+void inner_product_s8(int64_t batch, int64_t K, int64_t M, const TI* in, const std::int8_t* w,
+                      const Int8Requant& rq, TO* out) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t m = 0; m < M; ++m) {
+      std::int32_t acc = 0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += static_cast<std::int32_t>(in[b * K + k]) * static_cast<std::int32_t>(w[m * K + k]);
+      out[b * M + m] = static_cast<TO>(rq.apply(acc, m));
+    }
+}
+
+}  // namespace reference
+
+class Int8Conv2d {
+ public:
+  // w: [O, C/group, kh, kw] int8 (copied and packed here).
+  void setup(const Conv2dParams& p, const Conv2dShape& s, const std::int8_t* w, Int8Requant rq) {
+    p_ = p;
+    s_ = s;
+    rq_ = std::move(rq);
+    rq_.check(s.out_c);
+    algo_ = conv2d_algo(p, s);
+    const int64_t cin_g = s.in_c / p.group, cout_g = s.out_c / p.group;
+    const int64_t kg = cin_g * p.kernel_h * p.kernel_w;
+    if (kg * 255 * 128 >= (int64_t{1} << 31))
+      throw UnsupportedError("int8 convolution: reduction length " + std::to_string(kg) +
+                             " could overflow the int32 accumulator");
+    if (algo_ == Conv2dAlgo::Depthwise) {
+      wdw_.assign(w, w + s.out_c * p.kernel_h * p.kernel_w);
+      packed_.clear();
+      col_.clear();
+      return;
+    }
+    packed_.resize(static_cast<size_t>(p.group));
+    for (int64_t g = 0; g < p.group; ++g) packed_[static_cast<size_t>(g)].pack(w + g * cout_g * kg, cout_g, kg);
+    if (algo_ == Conv2dAlgo::Im2colGemm)
+      col_.resize(static_cast<size_t>(s.in_c * p.kernel_h * p.kernel_w * s.out_h * s.out_w));
+    else
+      col_.clear();
+  }
+
+  const Conv2dShape& shape() const { return s_; }
+  Conv2dAlgo algo() const { return algo_; }
+  const Int8Requant& requant() const { return rq_; }
+
+  template <Int8Activation TI, Int8Output TO>
+  void forward(const TI* in, TO* out) {
+    const Conv2dShape& s = s_;
+    const int64_t ipl = s.in_h * s.in_w, opl = s.out_h * s.out_w;
+    if (algo_ == Conv2dAlgo::Depthwise) {
+      depthwise(in, out);
+      return;
+    }
+    const int64_t cin_g = s.in_c / p_.group, cout_g = s.out_c / p_.group;
+    const int64_t kg = cin_g * p_.kernel_h * p_.kernel_w;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const TI* img = in + n * s.in_c * ipl;
+      const TI* B = img;
+      if (algo_ == Conv2dAlgo::Im2colGemm) {
+        TI* col = reinterpret_cast<TI*>(col_.data());
+        Im2colGeometry g{s.in_c, s.in_h, s.in_w, p_.kernel_h, p_.kernel_w, p_.pad_top, p_.pad_left,
+                         p_.stride_h, p_.stride_w, p_.dilation_h, p_.dilation_w, s.out_h, s.out_w};
+        parallel_for(0, s.in_c, [&](int64_t c) { im2col(g, img, col, c, c + 1); }, 8);
+        B = col;
+      }
+      TO* o = out + n * s.out_c * opl;
+      for (int64_t g = 0; g < p_.group; ++g) {
+        const int64_t c0 = g * cout_g;
+        gemm_s8(packed_[static_cast<size_t>(g)], B + g * kg * opl, opl, opl,
+                [&](int64_t m, int64_t n0, int64_t cnt, const std::int32_t* acc) {
+                  int8_conv_detail::requant_row(rq_, c0 + m, acc, cnt, o + (c0 + m) * opl + n0);
+                });
+      }
+    }
+  }
+
+ private:
+  template <Int8Activation TI, Int8Output TO>
+  void depthwise(const TI* in, TO* out) {
+    const Conv2dShape& s = s_;
+    const Conv2dParams& p = p_;
+    const int64_t mult = s.out_c / s.in_c;
+    const int64_t ipl = s.in_h * s.in_w, opl = s.out_h * s.out_w;
+    const int64_t KH = p.kernel_h, KW = p.kernel_w, W = s.in_w, OW = s.out_w;
+    parallel_for(0, s.batch * s.out_c, [&](int64_t i) {
+      const int64_t n = i / s.out_c, o = i % s.out_c;
+      const TI* plane = in + (n * s.in_c + o / mult) * ipl;
+      const std::int8_t* w = wdw_.data() + o * KH * KW;
+      TO* op = out + (n * s.out_c + o) * opl;
+      std::int32_t* acc = int8_gemm_detail::thread_buffer<std::int32_t>(static_cast<size_t>(OW));
+      for (int64_t oh = 0; oh < s.out_h; ++oh) {
+        std::fill(acc, acc + OW, 0);
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= s.in_h) continue;
+          const TI* row = plane + ih * W;
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const std::int32_t wv = w[kh * KW + kw];
+            const int64_t off = kw * p.dilation_w - p.pad_left;
+            int64_t lo, hi;
+            valid_output_range(off, p.stride_w, W, OW, lo, hi);
+            if (p.stride_w == 1) {
+              const TI* r = row + off;
+              for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += wv * static_cast<std::int32_t>(r[ow]);
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow)
+                acc[ow] += wv * static_cast<std::int32_t>(row[ow * p.stride_w + off]);
+            }
+          }
+        }
+        int8_conv_detail::requant_row(rq_, o, acc, OW, op + oh * OW);
+      }
+    }, 2);
+  }
+
+  Conv2dParams p_;
+  Conv2dShape s_;
+  Int8Requant rq_;
+  Conv2dAlgo algo_ = Conv2dAlgo::Im2colGemm;
+  std::vector<PackedInt8A> packed_;
+  std::vector<std::int8_t> wdw_;
+  std::vector<std::uint8_t> col_;  // im2col buffer, reinterpreted as the input code type
+};
+
+class Int8InnerProduct {
+ public:
+  // w: [M, K] int8, or [K, M] when transpose is true (Caffe inner_product_param.transpose).
+  void setup(int64_t batch, int64_t K, int64_t M, const std::int8_t* w, bool transpose, Int8Requant rq) {
+    batch_ = batch, K_ = K, M_ = M;
+    rq_ = std::move(rq);
+    rq_.check(M);
+    if (K * 255 * 128 >= (int64_t{1} << 31))
+      throw UnsupportedError("int8 inner product: reduction length " + std::to_string(K) +
+                             " could overflow the int32 accumulator");
+    std::vector<std::int8_t> wm(static_cast<size_t>(M * K));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < K; ++k) wm[static_cast<size_t>(m * K + k)] = transpose ? w[k * M + m] : w[m * K + k];
+    packed_.pack(wm.data(), M, K);
+    bt_.resize(static_cast<size_t>(K * batch));
+  }
+
+  template <Int8Activation TI, Int8Output TO>
+  void forward(const TI* in, TO* out) {
+    TI* bt = reinterpret_cast<TI*>(bt_.data());
+    for (int64_t b = 0; b < batch_; ++b)
+      for (int64_t k = 0; k < K_; ++k) bt[k * batch_ + b] = in[b * K_ + k];
+    const int64_t M = M_;
+    gemm_s8(packed_, static_cast<const TI*>(bt), batch_, batch_,
+            [&](int64_t m, int64_t n0, int64_t cnt, const std::int32_t* acc) {
+              TO tmp[int8_gemm_detail::kNR];
+              int8_conv_detail::requant_row(rq_, m, acc, cnt, tmp);
+              for (int64_t j = 0; j < cnt; ++j) out[(n0 + j) * M + m] = tmp[j];
+            });
+  }
+
+ private:
+  int64_t batch_ = 0, K_ = 0, M_ = 0;
+  Int8Requant rq_;
+  PackedInt8A packed_;
+  std::vector<std::uint8_t> bt_;
+};
+
+}  // namespace octet::kernels

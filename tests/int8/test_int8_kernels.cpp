@@ -1,0 +1,202 @@
+// The int8 GEMM / conv / inner-product fast paths equal their plain reference loops bit for
+// bit: random shapes (edges of the micro-tile and panel sizes), every conv algorithm, both
+// activation types, and the extreme codes (-128, 127, 255) where a saturating int16 pair sum
+// (vpmaddubsw) would go wrong.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "octet/fixed/requant.hpp"
+#include "octet/kernels/int8_conv.hpp"
+#include "octet/kernels/int8_gemm.hpp"
+
+using namespace octet;
+using namespace octet::kernels;
+
+namespace {
+
+template <typename T>
+std::vector<T> random_codes(size_t n, std::mt19937& rng, int mode = 0) {
+  std::vector<T> v(n);
+  constexpr int lo = std::is_signed_v<T> ? -128 : 0, hi = std::is_signed_v<T> ? 127 : 255;
+  std::uniform_int_distribution<int> d(lo, hi), pick(0, 3);
+  for (auto& x : v) {
+    int c = d(rng);
+    if (mode == 1) c = pick(rng) == 0 ? lo : hi;  // extremes only
+    if (mode == 2) c = hi;
+    if (mode == 3) c = lo;
+    x = static_cast<T>(c);
+  }
+  return v;
+}
+
+template <typename TB>
+void check_gemm(int64_t M, int64_t N, int64_t K, std::mt19937& rng, int mode_a, int mode_b) {
+  const auto A = random_codes<std::int8_t>(static_cast<size_t>(M * K), rng, mode_a);
+  const auto B = random_codes<TB>(static_cast<size_t>(K * N), rng, mode_b);
+  std::vector<std::int32_t> ref(static_cast<size_t>(M * N)), got(static_cast<size_t>(M * N), 7);
+  reference::gemm_s8(M, N, K, A.data(), B.data(), N, ref.data(), N);
+  PackedInt8A pa(A.data(), M, K);
+  gemm_s8(pa, B.data(), N, N, got.data(), N);
+  INFO("M=" << M << " N=" << N << " K=" << K << " modes " << mode_a << "," << mode_b << " path "
+            << int8_gemm_path());
+  REQUIRE(got == ref);
+}
+
+Int8Requant random_requant(int64_t channels, std::mt19937& rng, bool per_channel, int out_min, int out_max) {
+  Int8Requant rq;
+  std::uniform_real_distribution<double> sc(1e-4, 2e-2);
+  std::uniform_int_distribution<std::int32_t> bias(-20000, 20000);
+  rq.multiplier.clear();
+  rq.shift.clear();
+  for (int64_t c = 0; c < (per_channel ? channels : 1); ++c) {
+    const auto q = fixed::quantize_multiplier(sc(rng));
+    rq.multiplier.push_back(q.multiplier);
+    rq.shift.push_back(q.shift);
+  }
+  for (int64_t c = 0; c < channels; ++c) rq.bias.push_back(bias(rng));
+  rq.out_min = out_min;
+  rq.out_max = out_max;
+  return rq;
+}
+
+template <typename TI, typename TO>
+void check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc,
+                const Int8Requant& rq, std::mt19937& rng, int mode) {
+  const Conv2dShape s = conv2d_shape(p, n, c, h, w, oc);
+  const auto in = random_codes<TI>(static_cast<size_t>(n * c * h * w), rng, mode);
+  const auto wt = random_codes<std::int8_t>(static_cast<size_t>(oc * (c / p.group) * p.kernel_h * p.kernel_w), rng, mode);
+  const size_t outn = static_cast<size_t>(n * oc * s.out_h * s.out_w);
+  std::vector<TO> ref(outn), got(outn);
+  reference::conv2d_s8(p, s, in.data(), wt.data(), rq, ref.data());
+  Int8Conv2d conv;
+  conv.setup(p, s, wt.data(), rq);
+  conv.template forward<TI, TO>(in.data(), got.data());
+  INFO("conv k" << p.kernel_h << "x" << p.kernel_w << " s" << p.stride_h << " g" << p.group << " c" << c << " oc" << oc
+                << " " << h << "x" << w << " algo " << static_cast<int>(conv.algo()) << " mode " << mode);
+  REQUIRE(got == ref);
+  // Twice: no state carried between calls.
+  conv.template forward<TI, TO>(in.data(), got.data());
+  REQUIRE(got == ref);
+}
+
+}  // namespace
+
+TEST_CASE("int8 gemm: fast path equals the reference on random shapes", "[int8][gemm]") {
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int64_t> dm(1, 37), dn(1, 70), dk(1, 150);
+  for (int it = 0; it < 60; ++it) {
+    const int64_t M = dm(rng), N = dn(rng), K = dk(rng);
+    check_gemm<std::int8_t>(M, N, K, rng, 0, 0);
+    check_gemm<std::uint8_t>(M, N, K, rng, 0, 0);
+  }
+}
+
+TEST_CASE("int8 gemm: extreme codes do not saturate anywhere", "[int8][gemm]") {
+  std::mt19937 rng(2);
+  for (int64_t K : {1, 2, 3, 4, 5, 31, 64, 255, 1023, 4096}) {
+    for (int ma : {1, 2, 3})
+      for (int mb : {1, 2, 3}) {
+        check_gemm<std::int8_t>(9, 35, K, rng, ma, mb);
+        check_gemm<std::uint8_t>(9, 35, K, rng, ma, mb);
+      }
+  }
+  // The worst case of a saturating u8*s8 pair sum: 255 * -128 * 2 and 255 * 127 * 2.
+  const int64_t K = 2, M = 1, N = 1;
+  std::vector<std::int8_t> A{-128, -128};
+  std::vector<std::uint8_t> B{255, 255};
+  std::int32_t c = 0;
+  PackedInt8A pa(A.data(), M, K);
+  gemm_s8(pa, B.data(), N, N, &c, N);
+  REQUIRE(c == -65280);
+  A = {127, 127};
+  pa.pack(A.data(), M, K);
+  gemm_s8(pa, B.data(), N, N, &c, N);
+  REQUIRE(c == 64770);
+}
+
+TEST_CASE("int8 gemm: threaded panels give the same result", "[int8][gemm]") {
+  std::mt19937 rng(3);
+  set_num_threads(2);
+  check_gemm<std::int8_t>(33, 257, 77, rng, 0, 0);
+  check_gemm<std::uint8_t>(64, 1024, 144, rng, 0, 0);
+  set_num_threads(1);
+}
+
+TEST_CASE("int8 conv: every algorithm equals the reference", "[int8][conv]") {
+  std::mt19937 rng(4);
+  struct Case {
+    int64_t k, s, pad, dil, group, c, oc, h, w;
+  };
+  const std::vector<Case> cases = {
+      {1, 1, 0, 1, 1, 8, 16, 5, 7},     // Gemm1x1
+      {1, 1, 0, 1, 2, 8, 6, 4, 4},      // Gemm1x1 grouped
+      {3, 1, 1, 1, 1, 3, 16, 9, 11},    // Im2col
+      {3, 2, 1, 1, 1, 16, 32, 8, 8},    // strided
+      {3, 1, 2, 2, 1, 4, 5, 7, 6},      // dilated
+      {5, 2, 2, 1, 4, 8, 12, 9, 9},     // grouped
+      {3, 1, 1, 1, 8, 8, 8, 10, 9},     // depthwise
+      {3, 2, 1, 1, 6, 6, 12, 9, 8},     // depthwise, channel multiplier 2
+      {1, 2, 0, 1, 1, 5, 7, 6, 6},      // 1x1 strided (im2col)
+  };
+  for (const auto& cs : cases) {
+    Conv2dParams p;
+    p.kernel_h = p.kernel_w = cs.k;
+    p.stride_h = p.stride_w = cs.s;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
+    p.dilation_h = p.dilation_w = cs.dil;
+    p.group = cs.group;
+    for (int mode : {0, 1, 2}) {
+      const auto rq8 = random_requant(cs.oc, rng, true, -127, 127);
+      const auto rqu = random_requant(cs.oc, rng, false, 0, 255);
+      check_conv<std::int8_t, std::int8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, rq8, rng, mode);
+      check_conv<std::uint8_t, std::uint8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, rqu, rng, mode);
+      check_conv<std::uint8_t, std::int8_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, rq8, rng, mode);
+      check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
+      check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
+    }
+  }
+}
+
+TEST_CASE("int8 inner product equals the reference, plain and transposed weights", "[int8][fc]") {
+  std::mt19937 rng(5);
+  for (int64_t batch : {1, 3, 64})
+    for (int64_t K : {1, 17, 256})
+      for (int64_t M : {1, 10, 33})
+        for (int mode : {0, 1}) {
+          const auto in = random_codes<std::uint8_t>(static_cast<size_t>(batch * K), rng, mode);
+          const auto w = random_codes<std::int8_t>(static_cast<size_t>(M * K), rng, mode);
+          std::vector<std::int8_t> wt(w.size());
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t k = 0; k < K; ++k) wt[static_cast<size_t>(k * M + m)] = w[static_cast<size_t>(m * K + k)];
+          const auto rq = random_requant(M, rng, true, -127, 127);
+          std::vector<std::int8_t> ref(static_cast<size_t>(batch * M)), got(ref.size()), got_t(ref.size());
+          reference::inner_product_s8(batch, K, M, in.data(), w.data(), rq, ref.data());
+          Int8InnerProduct ip, ipt;
+          ip.setup(batch, K, M, w.data(), false, rq);
+          ip.forward(in.data(), got.data());
+          ipt.setup(batch, K, M, wt.data(), true, rq);
+          ipt.forward(in.data(), got_t.data());
+          INFO("batch " << batch << " K " << K << " M " << M);
+          REQUIRE(got == ref);
+          REQUIRE(got_t == ref);
+        }
+}
+
+TEST_CASE("int8 requant: the row rule is the fixed/ rule", "[int8][requant]") {
+  Int8Requant rq;
+  rq.bias = {std::numeric_limits<std::int32_t>::max(), -5, 0};
+  const auto q = fixed::quantize_multiplier(0.37);
+  rq.multiplier = {q.multiplier};
+  rq.shift = {q.shift};
+  // Saturation of acc + bias, then the one rounding, then the output clamp.
+  REQUIRE(rq.apply(100, 0) == 127);
+  REQUIRE(rq.apply(-100, 1) == fixed::clamp_to(fixed::multiply_by_quantized_multiplier(-105, q), -127, 127));
+  REQUIRE(rq.apply(-1000, 2) == -127);
+  Int8Requant bad;
+  bad.multiplier = {1, 2};
+  bad.shift = {1};
+  REQUIRE_THROWS_AS(bad.check(2), ModelError);
+}
