@@ -180,6 +180,15 @@ TEST_CASE("interp uses the given scale for coordinates, and nearest modes round 
   p.out_w = 7;
   resize(make_resize_plan(p, 1, 5), 1, x5.data(), y7.data());
   CHECK_THAT(y7[1], WithinAbs(10 / 1.5, 1e-4));
+  // align_corners with a scale divides by in * scale - 1 (ONNX), not out - 1:
+  // in 4, scale 0.6 -> out 2, x_in(1) = 3 / 1.4.
+  p.coord = CoordTransform::AlignCorners;
+  p.scale_w = 0.6f;
+  p.out_w = 2;
+  std::vector<float> y2(2);
+  resize(make_resize_plan(p, 1, 4), 1, x.data(), y2.data());
+  CHECK(y2[0] == 0.f);
+  CHECK_THAT(y2[1], WithinAbs(10 * 3 / 1.4, 1e-4));
 
   // Nearest modes at exact halves: half_pixel 2 -> 4, x_in = -0.25, 0.25, 0.75, 1.25
   CHECK(resize_nearest_index(NearestMode::RoundPreferFloor, 0.5f, 4) == 0);

@@ -30,14 +30,17 @@ struct ResizeParams {
   float scale_h = 0.f, scale_w = 0.f;
 };
 
-// Source coordinate of output index x along an axis of lengths in -> out.
+// Source coordinate of output index x along an axis of lengths in -> out. With a given
+// scale, ONNX measures the resized length as in * scale before flooring, and align_corners /
+// pytorch_half_pixel use that length too (in 4, scale 0.6: x_in(1) = 3 / 1.4, not 3 / 1).
 inline float resize_source_coord(CoordTransform t, int64_t x, int64_t in, int64_t out, float scale) {
   const double s = scale > 0 ? double(scale) : double(out) / double(in);
+  const double out_len = scale > 0 ? double(in) * double(scale) : double(out);
   switch (t) {
     case CoordTransform::HalfPixel: return float((double(x) + 0.5) / s - 0.5);
-    case CoordTransform::PytorchHalfPixel: return out > 1 ? float((double(x) + 0.5) / s - 0.5) : 0.f;
+    case CoordTransform::PytorchHalfPixel: return out_len > 1 ? float((double(x) + 0.5) / s - 0.5) : 0.f;
     case CoordTransform::AlignCorners:
-      return out > 1 ? float(double(x) * double(in - 1) / double(out - 1)) : 0.f;
+      return out_len > 1 ? float(double(x) * double(in - 1) / (out_len - 1)) : 0.f;
     case CoordTransform::Asymmetric: return float(double(x) / s);
   }
   return 0.f;

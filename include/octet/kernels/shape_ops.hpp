@@ -50,7 +50,8 @@ void concat(int axis, std::span<const Shape> in_shapes, std::span<const T* const
 }
 
 // ---- Slice -------------------------------------------------------------------------------
-// Caffe: slice_points (ascending, strictly inside the axis) give num_outputs - 1 cut points;
+// Caffe: slice_points (non-decreasing, within the axis; equal points give an empty part, as
+// ONNX Split allows) give num_outputs - 1 cut points;
 // without them the axis is split evenly into num_outputs parts.
 inline std::vector<Shape> slice_shapes(const Shape& in, int axis, std::span<const int64_t> points,
                                        size_t num_outputs) {
@@ -65,8 +66,8 @@ inline std::vector<Shape> slice_shapes(const Shape& in, int axis, std::span<cons
     int64_t prev = 0;
     for (size_t i = 0; i <= points.size(); ++i) {
       const int64_t p = i < points.size() ? points[i] : dim;
-      if (p <= prev || p > dim)
-        throw ShapeError("slice point " + std::to_string(p) + " out of order or outside axis of size " +
+      if (p < prev || p > dim)
+        throw ShapeError("slice point " + std::to_string(p) + " decreasing or outside axis of size " +
                          std::to_string(dim));
       out[i][a] = p - prev;
       prev = p;
