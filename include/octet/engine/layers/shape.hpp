@@ -289,12 +289,13 @@ class PadLayer : public DataMoveLayer {
  public:
   explicit PadLayer(const ufw::LayerParameter& p) : DataMoveLayer(p) {
     const auto& q = p.pad_param();
-    for (auto v : q.pads()) pads_.push_back(v);
+    for (auto v : q.pads()) given_.push_back(v);
     mode_ = static_cast<kernels::PadMode>(q.mode());  // same order as the proto
     value_ = q.value();
   }
   std::vector<Shape> reshape(const std::vector<Shape>& bottoms) override {
     elementwise_detail::expect_bottoms(bottoms, 1, 1);
+    pads_ = given_;
     if (pads_.empty()) pads_.assign(2 * bottoms[0].size(), 0);  // no pads: identity
     kernels::check_pad({pads_, mode_, value_}, bottoms[0]);
     return {kernels::pad_shape(bottoms[0], pads_)};
@@ -304,7 +305,7 @@ class PadLayer : public DataMoveLayer {
   }
 
  private:
-  std::vector<int64_t> pads_;
+  std::vector<int64_t> given_, pads_;
   kernels::PadMode mode_ = kernels::PadMode::Constant;
   float value_ = 0.f;
 };
