@@ -15,6 +15,7 @@ PACKAGES=(
   libonnx-dev libonnx-testdata
   dataset-fashion-mnist
   python3 python3-numpy python3-lmdb python3-protobuf
+  chromium
 
 )
 # Node.js (for the ONNX Runtime peer) may come from another repository that bundles npm;
