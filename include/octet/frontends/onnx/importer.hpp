@@ -239,8 +239,11 @@ class Converter {
       if (n.op_type() != "Shape" && n.op_type() != "Size")
         for (const auto& in : n.input())
           if (!in.empty() && !c.count(in)) k = false;
-      if (k)
-        for (const auto& out : n.output()) c.insert(out);
+      for (const auto& out : n.output()) {
+        // An empty tensor has no values to compute: it is as constant as its shape.
+        const auto it = env_.find(out);
+        if (k || (it != env_.end() && it->second.v.empty())) c.insert(out);
+      }
     }
   }
 
@@ -765,7 +768,11 @@ class Converter {
     const bool ceil = attr_i(n, "ceil_mode", 0) != 0;
     const auto ks = attr_ints(n, "kernel_shape");
     const Reference::Geometry gm = Reference::geometry(n, xs, ks, ceil);
-    if (gm.dilation[0] != 1 || gm.dilation[1] != 1) throw UnsupportedError("pooling with dilations");
+    if (gm.dilation[0] != 1 || gm.dilation[1] != 1) {
+      if (n.op_type() != "MaxPool" || xs.size() != 4 || shape(n0.input(0)).size() != 4)
+        throw UnsupportedError("average pooling with dilations");
+      return dilated_max_pool(n, name, xs, ks, gm);
+    }
     if (n.output_size() > 1 && !n.output(1).empty()) throw UnsupportedError("MaxPool Indices output");
     lift_2d(n0, name, [&](const std::string& x, const std::string& y, const std::string& ln) {
       auto* l = add("Pooling", ln, {x}, {y});
@@ -783,6 +790,51 @@ class Converter {
       p->set_round_mode(ceil ? ufw::PoolingParameter::CEIL : ufw::PoolingParameter::FLOOR);
       if (!mx) p->set_count_include_pad(attr_i(n, "count_include_pad", 0) != 0);
     });
+  }
+
+  // Pooling has no dilation field: a dilated MaxPool is the elementwise max of its kh*kw
+  // taps, each tap a strided gather of the (-FLT_MAX padded) input.
+  void dilated_max_pool(const pb::NodeProto& n, const std::string& name, const Shape& xs, const std::vector<int64_t>& ks,
+                        const Reference::Geometry& gm) {
+    const std::string out = n.output(0);
+    std::string x = blob(n.input(0));
+    int64_t pad_end[2];
+    for (int a = 0; a < 2; ++a)
+      pad_end[a] = std::max<int64_t>(gm.pad_end[a], (gm.out[a] - 1) * gm.stride[a] + (ks[a] - 1) * gm.dilation[a] + 1 -
+                                                        xs[2 + a] - gm.pad_begin[a]);
+    if (gm.pad_begin[0] || gm.pad_begin[1] || pad_end[0] || pad_end[1]) {
+      const std::string padded = out + "_padded";
+      auto* p = add("Pad", name + "_pad", {x}, {padded})->mutable_pad_param();
+      for (int64_t v : {int64_t{0}, int64_t{0}, gm.pad_begin[0], gm.pad_begin[1], int64_t{0}, int64_t{0}, pad_end[0], pad_end[1]})
+        p->add_pads(static_cast<int>(v));
+      p->set_mode(ufw::PadParameter::CONSTANT);
+      p->set_value(-FLT_MAX);
+      x = padded;
+    }
+    std::vector<std::string> taps;
+    for (int64_t i = 0; i < ks[0]; ++i) {
+      const std::string rows = out + "_r" + std::to_string(i);
+      std::vector<double> ri, ci;
+      for (int64_t o = 0; o < gm.out[0]; ++o) ri.push_back(static_cast<double>(i * gm.dilation[0] + o * gm.stride[0]));
+      auto* lr = add("Gather", name + "_r" + std::to_string(i), {x}, {rows});
+      lr->mutable_gather_param()->set_axis(2);
+      fill_blob(lr->add_blobs(), ri, {gm.out[0]});
+      for (int64_t j = 0; j < ks[1]; ++j) {
+        std::vector<double> cj;
+        for (int64_t o = 0; o < gm.out[1]; ++o) cj.push_back(static_cast<double>(j * gm.dilation[1] + o * gm.stride[1]));
+        const std::string tap = out + "_t" + std::to_string(i) + "_" + std::to_string(j);
+        auto* lc = add("Gather", name + "_t" + std::to_string(i) + "_" + std::to_string(j), {rows}, {tap});
+        lc->mutable_gather_param()->set_axis(3);
+        fill_blob(lc->add_blobs(), cj, {gm.out[1]});
+        taps.push_back(tap);
+      }
+    }
+    if (taps.size() == 1) {
+      produce(out, taps[0]);
+      return;
+    }
+    add("Eltwise", name, taps, {out})->mutable_eltwise_param()->set_operation(ufw::EltwiseParameter::MAX);
+    produce(out, out);
   }
 
   void prelu(const pb::NodeProto& n, const std::string& name) {
