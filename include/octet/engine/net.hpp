@@ -199,8 +199,6 @@ class Net {
   void build(const ufw::NetParameter& full) {
     ufw::NetParameter net = ir::filter_phase(full, opts_.phase);
     name_ = net.name();
-    header_ = net;
-    header_.clear_layer();
     const ir::Graph graph(net, opts_.model_file);
     blob_names_ = graph.blobs();
     output_names_ = graph.outputs();
@@ -212,12 +210,13 @@ class Net {
       if (l.type() != "Input" && !registry().has(l.type()))
         throw UnsupportedError(where(opts_.model_file) + "layer " + l.name() + ": unknown layer type '" + l.type() + "'");
 
+    const auto declared = ir::net_inputs(net);
     steps_.resize(static_cast<size_t>(net.layer_size()));
     for (size_t k = 0; k < steps_.size(); ++k) {
       const int i = graph.order()[k];
       Step& st = steps_[k];
       st.file_index = static_cast<size_t>(i);
-      st.pending = net.layer(i);
+      st.pending.Swap(net.mutable_layer(i));  // net is our copy: move, do not copy weights again
       const auto& l = st.pending;
       for (const auto& b : l.bottom()) st.bottoms.push_back(blob_index_.at(b));
       for (const auto& t : l.top()) {
@@ -225,16 +224,18 @@ class Net {
         st.top_in_place.push_back(std::find(l.bottom().begin(), l.bottom().end(), t) != l.bottom().end());
       }
     }
-    for (const auto& in : ir::net_inputs(net)) {
+    header_.CopyFrom(net);  // layers are empty shells by now: cheap
+    header_.clear_layer();
+    for (const auto& in : declared) {
       Input x{in.name, blob_index_.at(in.name), in.shape, nullptr, 0};
       if (in.layer >= 0) {
         for (auto& st : steps_)
           if (static_cast<int>(st.file_index) == in.layer) {
             if (!st.layer) st.layer = std::make_unique<InputLayer>(st.pending);
             x.layer = static_cast<InputLayer*>(st.layer.get());
+            const auto& tops = st.pending.top();
+            x.top = static_cast<size_t>(std::find(tops.begin(), tops.end(), in.name) - tops.begin());
           }
-        const auto& tops = net.layer(in.layer).top();
-        x.top = static_cast<size_t>(std::find(tops.begin(), tops.end(), in.name) - tops.begin());
       }
       input_index_[in.name] = inputs_.size();
       input_names_.push_back(in.name);

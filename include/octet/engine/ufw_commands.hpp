@@ -1,4 +1,4 @@
-// The sub-commands of the `ufw` tool (forward, bench, info, init_weights) as plain functions
+// The sub-commands of the `ufw` tool (forward, bench, info, init_weights, test_fp32/test_int8) as plain functions
 // over option structs, so tests and other tools can call them without a process. Flag parsing
 // stays in tools/ufw/main.cpp. Depends on engine/, ir/ and io/npy.hpp.
 #pragma once
@@ -11,7 +11,9 @@
 #include "octet/core/error.hpp"
 #include "octet/core/flags.hpp"
 #include "octet/core/parallel.hpp"
+#include "octet/data/lmdb.hpp"
 #include "octet/engine/init_weights.hpp"
+#include "octet/engine/int8_net.hpp"
 #include "octet/engine/net.hpp"
 #include "octet/engine/net_bench.hpp"
 #include "octet/io/npy.hpp"
@@ -75,7 +77,7 @@ inline std::map<std::string, Shape> shape_overrides(const ufw::NetParameter& par
                                                     const std::string& command) {
   std::map<std::string, Shape> out;
   if (text.empty()) return out;
-  const auto ins = ir::net_inputs(ir::filter_phase(param));
+  const auto ins = ir::net_inputs(param, ufw::TEST);
   std::vector<Shape> shapes;
   std::string cur;
   for (char c : text + ";") {
@@ -113,7 +115,6 @@ struct ForwardOptions {
 
 inline int forward(const ForwardOptions& o, std::ostream& out, std::ostream& err) {
   if (o.output.empty()) throw UsageError("ufw forward: -output=<file.npz> is required");
-  if (o.inputs.empty()) throw UsageError("ufw forward: -input=<a.npy>[,<b.npy>...] is required");
   set_num_threads(o.threads);
   const ufw::NetParameter param = load_model(o.model, err);
 
@@ -140,7 +141,7 @@ inline int forward(const ForwardOptions& o, std::ostream& out, std::ostream& err
   std::vector<std::string> names;
   {
     // Input names come from the prototxt without building the net (shapes may change).
-    const auto ins = ir::net_inputs(ir::filter_phase(param));
+    const auto ins = ir::net_inputs(param, ufw::TEST);
     for (const auto& in : ins) names.push_back(in.name);
   }
   std::map<std::string, size_t> assign;
@@ -161,7 +162,7 @@ inline int forward(const ForwardOptions& o, std::ostream& out, std::ostream& err
     if (!assign.count(n)) throw UsageError("ufw forward: no data for net input '" + n + "'");
 
   NetOptions no = net_options(o.model);
-  const auto declared = ir::net_inputs(ir::filter_phase(param));
+  const auto declared = ir::net_inputs(param, ufw::TEST);
   for (const auto& in : declared) {
     Tensor<float>& t = given[assign[in.name]].second;
     // A file without the batch axis (CHW for an NCHW input) is accepted as batch 1.
@@ -286,6 +287,122 @@ inline int init_weights(const InitOptions& o, std::ostream& out, std::ostream&) 
   int layers = 0;
   for (const auto& l : filled.layer()) layers += l.blobs_size() > 0;
   out << "wrote " << o.output << ": random weights (seed " << o.seed << ") for " << layers << " layers\n";
+  return 0;
+}
+
+// ---- test_fp32 / test_int8 -----------------------------------------------------------------
+// Runs the net on its Data layer and reports top-k accuracy in NNTC's log format
+// (nntc-reference.md §5). Accuracy layers (top_k, their tops) define what is measured; a net
+// without them is scored on its single output against the Data layer's labels (top-1, top-5).
+struct TestOptions {
+  ModelArgs model;
+  int iterations = 0;  // records to run; 0: every record of the LMDB
+  bool int8 = false;
+  int threads = 1;
+};
+
+struct AccuracySpec {
+  std::string layer, top, pred, label;
+  int k = 1;
+  double sum = 0;
+};
+
+// Fraction of the batch whose label is within the k largest scores (ties count against).
+inline double topk_accuracy(const FloatTensor& pred, const FloatTensor& label, int k) {
+  const int64_t n = label.size();
+  if (n <= 0 || pred.size() % n != 0) throw ShapeError("accuracy: " + std::to_string(pred.size()) +
+                                                       " scores do not split into " + std::to_string(n) + " samples");
+  const int64_t c = pred.size() / n;
+  int64_t ok = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = pred.data() + i * c;
+    const auto y = static_cast<int64_t>(label.data()[i]);
+    if (y < 0 || y >= c) continue;
+    int64_t above = 0;
+    for (int64_t j = 0; j < c; ++j) above += p[j] > p[y];
+    ok += above < k;
+  }
+  return static_cast<double>(ok) / static_cast<double>(n);
+}
+
+inline int test(const TestOptions& o, std::ostream& out, std::ostream& err) {
+  const std::string cmd = o.int8 ? "test_int8" : "test_fp32";
+  if (o.iterations < 0) throw UsageError("ufw " + cmd + ": -iterations must be >= 0");
+  set_num_threads(o.threads);
+  ufw::NetParameter net = ir::filter_phase(load_model(o.model, err), ufw::TEST);
+  // Accuracy layers are evaluated here, not by the runtime.
+  std::vector<AccuracySpec> acc;
+  ufw::NetParameter run = net;
+  run.clear_layer();
+  int data_layer = -1;
+  for (const auto& l : net.layer()) {
+    if (l.type() == "Accuracy") {
+      if (l.bottom_size() < 2 || l.top_size() < 1) throw ModelError(o.model.model + ": layer " + l.name() + ": Accuracy needs bottoms (scores, label) and a top");
+      acc.push_back({l.name(), l.top(0), l.bottom(0), l.bottom(1), static_cast<int>(l.accuracy_param().top_k()), 0});
+      continue;
+    }
+    if ((l.type() == "Data" || l.type() == "AnnotatedData") && data_layer < 0) data_layer = run.layer_size();
+    *run.add_layer() = l;
+  }
+  if (data_layer < 0) throw ModelError(o.model.model + ": " + cmd + " needs a Data layer (use a *_test_* prototxt)");
+  auto* dl = run.mutable_layer(data_layer);
+  if (acc.empty()) {
+    if (dl->top_size() < 2) {
+      std::string label = "label";
+      while (std::any_of(run.layer().begin(), run.layer().end(), [&](const auto& l) {
+        return std::find(l.top().begin(), l.top().end(), label) != l.top().end();
+      }))
+        label = "_" + label;
+      dl->add_top(label);
+      if (dl->top_quant_size() > 0) dl->add_top_quant()->set_dtype(ufw::BlobProto::FP32);
+    }
+    const auto outs = ir::Graph(run, o.model.model).outputs();
+    std::vector<std::string> scores;
+    for (const auto& b : outs)
+      if (b != dl->top(1)) scores.push_back(b);
+    if (scores.size() != 1)
+      throw ModelError(o.model.model + ": the net has " + std::to_string(scores.size()) +
+                       " outputs; add Accuracy layers to say which one is scored");
+    acc.push_back({"Accuracy1", "acc/top-1", scores[0], dl->top(1), 1, 0});
+    acc.push_back({"Accuracy5", "acc/top-5", scores[0], dl->top(1), 5, 0});
+  }
+  const std::string source = dl->data_param().source();
+  const size_t records = data::LmdbReader(source).size();
+  int n = o.iterations == 0 ? static_cast<int>(records) : o.iterations;
+  if (static_cast<size_t>(n) > records) {
+    err << "warning: " << source << " has " << records << " records, fewer than -iterations=" << o.iterations
+        << "; using " << records << "\n";
+    n = static_cast<int>(records);
+  }
+  std::unique_ptr<Net> fnet;
+  std::unique_ptr<Int8Net> qnet;
+  if (o.int8) {
+    Int8NetOptions io;
+    io.registry = o.model.registry;
+    io.model_file = o.model.model;
+    io.weights_file = o.model.weights;
+    qnet = std::make_unique<Int8Net>(run, io);
+  } else {
+    fnet = std::make_unique<Net>(run, net_options(o.model));
+  }
+  for (int it = 0; it < n; ++it) {
+    if (qnet) qnet->forward();
+    else fnet->forward();
+    for (auto& a : acc) {
+      if (qnet) a.sum += topk_accuracy(qnet->blob_float(a.pred), qnet->blob_float(a.label), a.k);
+      else a.sum += topk_accuracy(fnet->blob(a.pred), fnet->blob(a.label), a.k);
+    }
+  }
+  char buf[64];
+  for (const auto& a : acc) {
+    std::snprintf(buf, sizeof buf, "%.4f", n ? a.sum / n : 0.0);
+    out << a.top << " = " << buf << "\n";
+  }
+  for (const auto& a : acc) {
+    std::snprintf(buf, sizeof buf, "%.4f", n ? a.sum / n : 0.0);
+    out << "mean score of " << a.layer << "-" << a.top << " is " << buf << "\n";
+  }
+  out << cmd << ": " << n << " iterations\n";
   return 0;
 }
 

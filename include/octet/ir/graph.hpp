@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <queue>
 #include <set>
 #include <string>
@@ -50,21 +51,30 @@ inline bool layer_included(const ufw::LayerParameter& layer, const ufw::NetState
   return true;
 }
 
-// The layers of `net` that run in `state`; everything else (inputs, name) is kept.
-inline ufw::NetParameter filter_net(const ufw::NetParameter& net, const ufw::NetState& state) {
-  ufw::NetParameter out = net;
-  out.clear_layer();
-  for (const auto& l : net.layer())
-    if (layer_included(l, state)) *out.add_layer() = l;
-  *out.mutable_state() = state;
-  return out;
+// The layers of `net` that run in `state`; everything else (inputs, name) is kept. Takes the
+// net by value and drops layers in place, so weights are copied at most once.
+inline ufw::NetParameter filter_net(ufw::NetParameter net, const ufw::NetState& state) {
+  auto* layers = net.mutable_layer();
+  int keep = 0;
+  for (int i = 0; i < layers->size(); ++i) {
+    if (!layer_included(layers->Get(i), state)) continue;
+    if (keep != i) layers->SwapElements(keep, i);
+    ++keep;
+  }
+  layers->DeleteSubrange(keep, layers->size() - keep);
+  *net.mutable_state() = state;
+  return net;
 }
 
 // Filters for `phase` keeping the net's own level and stages (Net(proto, phase) in Caffe).
-inline ufw::NetParameter filter_phase(const ufw::NetParameter& net, ufw::Phase phase = ufw::TEST) {
+inline ufw::NetState phase_state(const ufw::NetParameter& net, ufw::Phase phase) {
   ufw::NetState state = net.state();
   state.set_phase(phase);
-  return filter_net(net, state);
+  return state;
+}
+inline ufw::NetParameter filter_phase(ufw::NetParameter net, ufw::Phase phase = ufw::TEST) {
+  const ufw::NetState state = phase_state(net, phase);
+  return filter_net(std::move(net), state);
 }
 
 struct NetInput {
@@ -75,8 +85,9 @@ struct NetInput {
 
 // Net inputs in declaration order: `input:` fields first (shapes from input_shape, or
 // input_dim in groups of 4), then the tops of Input layers (input_param.shape: one per top,
-// or one shared by all tops).
-inline std::vector<NetInput> net_inputs(const ufw::NetParameter& net) {
+// or one shared by all tops). With `phase`, Input layers excluded from it are skipped (no
+// need to filter, i.e. copy, the whole net first).
+inline std::vector<NetInput> net_inputs(const ufw::NetParameter& net, std::optional<ufw::Phase> phase = std::nullopt) {
   std::vector<NetInput> out;
   const int n = net.input_size();
   if (net.input_shape_size() > 0 && net.input_dim_size() > 0)
@@ -98,6 +109,7 @@ inline std::vector<NetInput> net_inputs(const ufw::NetParameter& net) {
   for (int li = 0; li < net.layer_size(); ++li) {
     const auto& l = net.layer(li);
     if (l.type() != "Input") continue;
+    if (phase && !layer_included(l, phase_state(net, *phase))) continue;
     const int ns = l.input_param().shape_size();
     if (ns != 0 && ns != 1 && ns != l.top_size())
       throw ModelError(error_text("layer " + l.name(), std::to_string(l.top_size()) + " tops but " +
