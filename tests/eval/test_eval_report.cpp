@@ -47,15 +47,36 @@ TEST_CASE("report: accumulated damage without own error is the drop from the inp
   Report r;
   LayerReport a, b;
   std::vector<float> x{1, 2, 3, 4}, y{1, 2, 3, 3.5f}, z{1, 2, 1, 4};
-  a.layer = "a";
+  a.layer = a.blob = "a";
   a.acc.add(x, y);
-  b.layer = "b";
+  b.layer = b.blob = "b";
+  b.bottoms = {"a"};
   b.acc.add(x, z);
-  b.input_cos = a.acc.cosine();
   r.layers = {a, b};
   finalize(r);
   CHECK(r.layers[0].damage == Approx(1 - *a.acc.cosine()));
   CHECK(r.layers[1].damage == Approx(*a.acc.cosine() - *b.acc.cosine()));
+  CHECK(r.layers[1].input_cos == a.acc.cosine());
+}
+
+TEST_CASE("report: own damage subtracts what the producer's grid already costs") {
+  // p clips (own cos low); c reads p's grid, so its own run inherits that, plus a little.
+  Report r;
+  LayerReport p, c;
+  std::vector<float> x{1, 2, 3, 4}, px{1, 2, 2, 2}, cx{1, 2, 2, 1.9f};
+  p.layer = p.blob = "p";
+  p.acc.add(x, px);
+  p.own = p.acc;
+  c.layer = c.blob = "c";
+  c.bottoms = {"p"};
+  c.acc.add(x, cx);
+  c.own = c.acc;
+  r.layers = {p, c};
+  finalize(r);
+  CHECK(r.layers[0].damage == Approx(1 - *p.own->cosine()));
+  CHECK(r.layers[1].damage == Approx(*p.own->cosine() - *c.own->cosine()));
+  CHECK(r.damage_order()[0] == 0);
+  CHECK(r.layers[0].flagged);
 }
 
 TEST_CASE("report: JSON has null for undefined metrics, \"inf\" for exact layers, never NaN") {

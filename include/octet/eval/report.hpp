@@ -14,7 +14,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -54,7 +56,9 @@ struct LayerReport {
   std::optional<double> threshold;
   PairStats acc;                 // int8 net vs fp32 net (error accumulated from the input)
   std::optional<PairStats> own;  // this int8 layer fed with fp32 inputs vs fp32 (its own error)
-  std::optional<double> input_cos;  // lowest accumulated cosine among the layer's bottoms
+  std::vector<std::string> bottoms;  // blobs the layer reads (for input_cos / damage)
+  std::optional<double> input_cos;      // lowest accumulated cosine among the bottoms (finalize)
+  std::optional<double> input_own_cos;  // lowest own cosine among the bottoms' producers (finalize)
   int64_t saturated = 0, total = 0;  // fp32 values with |x| > threshold
   Histogram hist;
   std::vector<std::array<float, 2>> scatter;  // (fp32, int8) samples
@@ -153,19 +157,42 @@ inline std::string suggest(const LayerReport& L) {
   return s;
 }
 
-// Damage, flags and suggestions. Damage = 1 - own cosine when the layer's own error was
-// measured (so the layer that breaks things ranks above the layers that merely inherit its
-// error), else the drop of accumulated cosine from the layer's input to its output.
+// Damage, flags and suggestions. Damage is the cosine a layer loses by itself:
+//  - own error measured: own cosine of the inputs' producers (1 when they run in float or
+//    are not compared) minus the layer's own cosine. An int8 layer reads its input on the
+//    producer's grid, so its own run inherits the producer's rounding/clipping; subtracting
+//    it ranks the layer that breaks things above its consumers.
+//  - otherwise: the drop of accumulated cosine from the layer's inputs to its output.
+// A layer is flagged when its damage exceeds 1 - cos_bar (it alone takes the cosine below
+// the bar). Undefined cosines (all-zero fp32 blobs) give no damage and no flag.
 inline void finalize(Report& r) {
+  std::map<std::string, size_t> by_blob;
+  for (size_t i = 0; i < r.layers.size(); ++i) by_blob[r.layers[i].blob] = i;
   for (auto& L : r.layers) {
-    const auto c = L.judged_cos();
-    if (L.own) {
-      L.damage = c ? std::max(0.0, 1.0 - *c) : 0.0;
-    } else {
-      const auto out = L.acc.cosine();
-      L.damage = (out && L.input_cos) ? std::max(0.0, *L.input_cos - *out) : (out ? std::max(0.0, 1.0 - *out) : 0.0);
+    L.input_cos.reset();
+    L.input_own_cos.reset();
+    for (const auto& b : L.bottoms) {
+      auto it = by_blob.find(b);
+      if (it == by_blob.end()) continue;
+      const auto& P = r.layers[it->second];
+      const auto c = P.acc.cosine();
+      if (c && (!L.input_cos || *c < *L.input_cos)) L.input_cos = c;
+      if (P.own && P.runs_int8) {
+        const auto o = P.own->cosine();
+        if (o && (!L.input_own_cos || *o < *L.input_own_cos)) L.input_own_cos = o;
+      }
     }
-    L.flagged = L.runs_int8 && c && *c < r.cos_bar;
+  }
+  for (auto& L : r.layers) {
+    std::optional<double> c;
+    if (L.own) {
+      c = L.own->cosine();
+      L.damage = c ? std::max(0.0, L.input_own_cos.value_or(1.0) - *c) : 0.0;
+    } else {
+      c = L.acc.cosine();
+      L.damage = c ? std::max(0.0, L.input_cos.value_or(1.0) - *c) : 0.0;
+    }
+    L.flagged = L.runs_int8 && c && L.damage > 1.0 - r.cos_bar;
     L.suggestion = L.flagged ? suggest(L) : std::string();
   }
 }
@@ -180,16 +207,16 @@ inline std::string opt_str(const std::optional<double>& v, const char* f) {
 inline std::string format_table(const Report& r, size_t max_rows = 0) {
   std::ostringstream o;
   char line[512];
-  std::snprintf(line, sizeof line, "%-4s %-24s %-14s %9s %9s %8s %8s %10s %8s %10s %10s %9s %9s\n", "#", "layer", "type",
-                "own_cos", "cos", "COS", "MAPE%", "SQNR_dB", "maxabs", "sat%", "threshold", "absmax", "flag");
+  std::snprintf(line, sizeof line, "%-4s %-24s %-14s %8s %9s %9s %8s %8s %10s %8s %10s %10s %9s %9s\n", "#", "layer", "type",
+                "damage", "own_cos", "cos", "COS", "MAPE%", "SQNR_dB", "maxabs", "sat%", "threshold", "absmax", "flag");
   o << line;
   size_t rows = 0;
   for (size_t i : r.damage_order()) {
     if (max_rows && rows++ >= max_rows) break;
     const auto& L = r.layers[i];
     const auto sat = L.saturation();
-    std::snprintf(line, sizeof line, "%-4d %-24s %-14s %9s %9s %8s %8s %10s %8s %10s %10s %9.4g %9s\n", L.depth,
-                  L.layer.substr(0, 24).c_str(), (L.type + (L.runs_int8 ? "" : "(fp)")).substr(0, 14).c_str(),
+    std::snprintf(line, sizeof line, "%-4d %-24s %-14s %8.5f %9s %9s %8s %8s %10s %8s %10s %10s %9.4g %9s\n", L.depth,
+                  (L.layer.size() > 24 ? "~" + L.layer.substr(L.layer.size() - 23) : L.layer).c_str(), (L.type + (L.runs_int8 ? "" : "(fp)")).substr(0, 14).c_str(), L.damage,
                   L.own ? opt_str(L.own->cosine(), "%.6f").c_str() : "-", opt_str(L.acc.cosine(), "%.6f").c_str(),
                   opt_str(L.acc.cos_nntc(), "%.5f").c_str(), opt_str(L.acc.mape(), "%.2f").c_str(),
                   opt_str(L.acc.sqnr_db(), "%.2f").c_str(), opt_str(L.acc.max_abs(), "%.4g").c_str(),
@@ -198,11 +225,14 @@ inline std::string format_table(const Report& r, size_t max_rows = 0) {
                   L.flagged ? "<< LOW" : "");
     o << line;
   }
+  if (max_rows && r.layers.size() > max_rows) o << "... " << (r.layers.size() - max_rows) << " more layers in the report\n";
   bool any = false;
   for (size_t i : r.damage_order()) {
     const auto& L = r.layers[i];
     if (!L.flagged) continue;
-    if (!any) o << "flagged (cosine < " << detail::fmt("%g", r.cos_bar) << (r.own_measured ? ", own error" : "") << "), most damaging first:\n";
+    if (!any)
+      o << "flagged (the layer alone costs more than 1 - " << detail::fmt("%g", r.cos_bar) << " of cosine"
+        << (r.own_measured ? ", own error" : ", accumulated") << "), most damaging first:\n";
     any = true;
     o << "  " << L.layer << ": " << L.suggestion << "\n";
   }
@@ -290,7 +320,7 @@ inline std::string to_json(const Report& r) {
       << ",\"absmax\":" << num(L.acc.n ? std::optional<double>(L.acc.ref_absmax) : std::nullopt)
       << ",\"int8_absmax\":" << num(L.acc.n ? std::optional<double>(L.acc.test_absmax) : std::nullopt)
       << ",\"saturation\":" << num(L.saturation()) << ",\"acc\":" << metrics(L.acc)
-      << ",\"own\":" << (L.own ? metrics(*L.own) : "null") << ",\"input_cos\":" << num(L.input_cos)
+      << ",\"own\":" << (L.own ? metrics(*L.own) : "null") << ",\"input_cos\":" << num(L.input_cos) << ",\"input_own_cos\":" << num(L.input_own_cos)
       << ",\"damage\":" << num(L.damage) << ",\"flagged\":" << (L.flagged ? "true" : "false")
       << ",\"suggestion\":" << str(L.suggestion) << ",\"per_channel\":" << (L.per_channel ? "true" : "false")
       << ",\"weight_channel_ratio\":" << num(L.weight_channel_ratio) << ",\"hist\":{\"lo\":" << num(L.hist.lo)
