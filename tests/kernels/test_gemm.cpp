@@ -52,6 +52,19 @@ TEST_CASE("gemm and gemm_parallel match the reference with strides and transpose
     INFO("M" << M << " N" << N << " K" << K << " ta" << ta << " tb" << tb);
     require_close(got, want, 1e-4f);
   }
+  // Single row / single column (the GEMV paths), every transpose and beta.
+  for (auto [M, N] : {std::pair<int64_t, int64_t>{1, 37}, {29, 1}, {1, 1}})
+    for (int t = 0; t < 4; ++t)
+      for (float beta : {0.f, 1.f, 0.5f}) {
+        const bool ta = t & 1, tb = t & 2;
+        const int64_t K = 23, lda = (ta ? M : K) + 2, ldb = (tb ? K : N) + 1, ldc = N + 3;
+        auto a = random_vec((ta ? K : M) * lda, 3), b = random_vec((tb ? N : K) * ldb, 4);
+        auto want = random_vec(M * ldc, 5), got = want;
+        reference::gemm(ta, tb, M, N, K, 0.5f, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
+        gemm(ta, tb, M, N, K, 0.5f, a.data(), lda, b.data(), ldb, beta, got.data(), ldc);
+        INFO("M" << M << " N" << N << " ta" << ta << " tb" << tb << " beta " << beta);
+        require_close(got, want, 1e-5f);
+      }
   // Big enough that gemm_parallel really splits (rows, then columns).
   for (auto [M, N] : {std::pair<int64_t, int64_t>{256, 64}, {3, 2000}}) {
     const int64_t K = 300;

@@ -28,8 +28,8 @@ using CMap = Eigen::Map<const RowMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>
 template <typename T>
 using MMap = Eigen::Map<RowMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-template <typename T, typename A, typename B>
-void run(const A& a, const B& b, T alpha, T beta, MMap<T>& c) {
+template <typename T, typename A, typename B, typename C>
+void run(const A& a, const B& b, T alpha, T beta, C&& c) {
   if (beta == T(0)) {
     // beta == 0 must not read C: it may hold garbage (NaN) from a fresh buffer.
     if (alpha == T(1)) c.noalias() = a * b;
@@ -56,6 +56,31 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   }
   const CMap<T> a(A, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
   const CMap<T> b(B, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
+  // A single output row or column is a matrix-vector product: Eigen picks its GEMV kernel only
+  // when the vector shape is known at compile time, so say so (batch-1 inner product, matmul
+  // with a vector).
+  if (M == 1) {
+    auto crow = c.row(0);
+    if (trans_a) {
+      if (trans_b) run(a.col(0).transpose(), b.transpose(), alpha, beta, crow);
+      else run(a.col(0).transpose(), b, alpha, beta, crow);
+    } else {
+      if (trans_b) run(a.row(0), b.transpose(), alpha, beta, crow);
+      else run(a.row(0), b, alpha, beta, crow);
+    }
+    return;
+  }
+  if (N == 1) {
+    auto ccol = c.col(0);
+    if (trans_b) {
+      if (trans_a) run(a.transpose(), b.row(0).transpose(), alpha, beta, ccol);
+      else run(a, b.row(0).transpose(), alpha, beta, ccol);
+    } else {
+      if (trans_a) run(a.transpose(), b.col(0), alpha, beta, ccol);
+      else run(a, b.col(0), alpha, beta, ccol);
+    }
+    return;
+  }
   if (!trans_a && !trans_b) run(a, b, alpha, beta, c);
   else if (!trans_a && trans_b) run(a, b.transpose(), alpha, beta, c);
   else if (trans_a && !trans_b) run(a.transpose(), b, alpha, beta, c);
