@@ -1,10 +1,11 @@
-// ufw: run umodels on the CPU (forward, bench, info, init_weights; test_fp32/test_int8 later).
+// ufw: run umodels on the CPU (forward, bench, info, init_weights, test_fp32, test_int8).
 // Flag parsing only; the commands live in octet/engine/ufw_commands.hpp.
 #include <iostream>
 #include <set>
 
 #include "octet/core/flags.hpp"
 #include "octet/engine/ufw_commands.hpp"
+#include "octet/eval/compare_command.hpp"
 
 using octet::cli::FlagKind;
 using octet::cli::FlagSpec;
@@ -35,8 +36,8 @@ const std::map<std::string, std::set<std::string>>& command_flags() {
       {"bench", {"model", "weights", "shape", "iters", "warmup", "threads", "seed"}},
       {"info", {"model", "weights", "shape"}},
       {"init_weights", {"model", "output", "seed"}},
-      {"test_fp32", {"model", "weights", "iters"}},
-      {"test_int8", {"model", "weights", "iters"}},
+      {"test_fp32", {"model", "weights", "iters", "threads"}},
+      {"test_int8", {"model", "weights", "iters", "threads"}},
   };
   return m;
 }
@@ -47,9 +48,12 @@ const char* kUsage =
     "  bench         -model=... -weights=... [-shape=1,3,224,224] [-iters=50] [-threads=1]\n"
     "  info          -model=... [-weights=...] [-shape=...]\n"
     "  init_weights  -model=... -output=NET.fp32umodel [-seed=1]\n"
-    "  test_fp32 / test_int8   (not implemented yet)\n";
+    "  test_fp32     -model=NET_test_fp32_unique_top.prototxt -weights=NET.fp32umodel [-iterations=N]\n"
+    "  test_int8     -model=NET_test_int8_unique_top.prototxt -weights=NET.int8umodel [-iterations=N]\n"
+    "                (top-1/top-5 over N Data-layer records; default: all records)\n";
 
 int run(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "compare") return octet::eval::compare_main(argc - 1, argv + 1);
   // First pass with every flag to find the sub-command, second with that command's flags.
   octet::cli::Flags any("ufw", all_flags());
   any.parse(argc, argv);
@@ -60,7 +64,7 @@ int run(int argc, char** argv) {
   }
   const std::string command = any.positional()[0];
   auto it = command_flags().find(command);
-  if (it == command_flags().end()) throw octet::UsageError("ufw: unknown command '" + command + "' (forward, bench, info, init_weights)");
+  if (it == command_flags().end()) throw octet::UsageError("ufw: unknown command '" + command + "' (forward, bench, info, init_weights, test_fp32, test_int8)");
   std::vector<FlagSpec> specs;
   for (const auto& s : all_flags())
     if (it->second.count(s.name)) specs.push_back(s);
@@ -69,8 +73,14 @@ int run(int argc, char** argv) {
   if (f.help()) return std::cout << f.usage(), 0;
   if (f.positional().size() > 1) throw octet::UsageError("ufw " + command + ": unexpected argument '" + f.positional()[1] + "'");
 
-  if (command == "test_fp32" || command == "test_int8")
-    throw octet::UnsupportedError("ufw " + command + ": not implemented yet (needs the Data-layer test runner)");
+  if (command == "test_fp32" || command == "test_int8") {
+    cmd::TestOptions o;
+    o.model = {f.required("model"), f.str("weights"), nullptr};
+    o.iterations = f.has("iters") ? static_cast<int>(f.integer("iters")) : 0;
+    o.int8 = command == "test_int8";
+    o.threads = static_cast<int>(f.integer("threads"));
+    return cmd::test(o, std::cout, std::cerr);
+  }
   if (command == "init_weights")
     return cmd::init_weights({f.required("model"), f.required("output"), static_cast<uint64_t>(f.integer("seed")), nullptr},
                              std::cout, std::cerr);
