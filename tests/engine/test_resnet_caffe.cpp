@@ -67,6 +67,12 @@ TEST_CASE("Caffe ResNet example builds and runs with random weights on the real 
   if (!missing.empty()) FAIL("layer types not registered in default_registry() yet: " << missing);
 
   const auto w = init_random_weights(p, 11);
+  for (const auto& l : w.layer()) {
+    if (l.type() != "BatchNorm") continue;
+    REQUIRE(l.blobs_size() == 3);
+    for (float v : l.blobs(1).data()) CHECK(v > 0.f);  // variance
+    CHECK(l.blobs(2).data(0) == 1.f);                   // moving-average factor
+  }
   Net net(w);
   CHECK(net.blob_shape("pool1") == Shape{1, 16, 16, 16});  // ceil rounding: floor would give 15
   CHECK(net.blob_shape("concat3") == Shape{1, 96, 8, 8});
