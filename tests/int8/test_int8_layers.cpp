@@ -108,3 +108,299 @@ layer { name: "fc" type: "InnerProduct" bottom: "x" top: "y" inner_product_param
     }
   REQUIRE(codes(n, "y") == want);
 }
+
+namespace {
+
+// Runs the fp32 Net of the same prototxt (top_quant / int8_param are ignored there) on the
+// dequantised codes of `x`: the reference for data-movement ops and float fallbacks.
+Tensor<float> fp32_on_codes(const ufw::NetParameter& net, const std::string& in, const Tensor<float>& x, float s_in,
+                            bool u8, const std::string& out) {
+  engine::Net f(net);
+  Tensor<float> xd(x.shape());
+  const auto q = quantize_all(x, s_in, u8);
+  for (int64_t i = 0; i < x.size(); ++i) xd[i] = fixed::dequantize(q[static_cast<size_t>(i)], s_in);
+  f.set_input(in, xd);
+  f.forward();
+  return f.blob(out);
+}
+
+std::vector<int> quantize_tensor(const Tensor<float>& t, float s, bool u8) { return quantize_all(t, s, u8); }
+
+void add_mult(ufw::LayerParameter& l, double real) {
+  const auto m = fixed::quantize_multiplier(real);
+  l.mutable_int8_param()->add_multiplier(m.multiplier);
+  l.mutable_int8_param()->add_shift(m.shift);
+}
+
+}  // namespace
+
+TEST_CASE("int8 ReLU / ReLU6: codes clamped, then rescaled int8 -> uint8; in place", "[int8][layers]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 5 dim: 5 } }
+        top_quant { threshold: 8 dtype: INT8 } }
+layer { name: "r" type: "ReLU" bottom: "x" top: "r" top_quant { threshold: 7 dtype: UINT8 } }
+layer { name: "r6" type: "ReLU6" bottom: "x" top: "r6" top_quant { threshold: 8 dtype: INT8 } }
+layer { name: "cp" type: "Split" bottom: "x" top: "y" top_quant { threshold: 8 dtype: INT8 } }
+layer { name: "ri" type: "ReLU" bottom: "y" top: "y" top_quant { threshold: 8 dtype: UINT8 } }
+)");
+  const float s_in = scale_of(8, false), s_r = scale_of(7, true), s_u = scale_of(8, true);
+  add_mult(layer(net, "r"), double(s_in) / s_r);
+  add_mult(layer(net, "ri"), double(s_in) / s_u);
+  Int8Net n(net);
+  for (const auto& l : n.layers()) REQUIRE(l.int8);
+  const auto x = random_tensor({2, 3, 5, 5}, -9, 9, 31);
+  n.set_input("x", x);
+  n.forward();
+  const auto q = quantize_all(x, s_in, false);
+  const auto mr = fixed::quantize_multiplier(double(s_in) / s_r), mu = fixed::quantize_multiplier(double(s_in) / s_u);
+  const int six = fixed::quantize_value(6.0, s_in);
+  std::vector<int> want_r, want_r6, want_i;
+  for (int v : q) {
+    want_r.push_back(requant(std::max(v, 0), mr.multiplier, mr.shift, true));
+    want_r6.push_back(std::min(std::max(v, 0), six));
+    want_i.push_back(requant(std::max(v, 0), mu.multiplier, mu.shift, true));
+  }
+  REQUIRE(codes(n, "r") == want_r);
+  REQUIRE(codes(n, "r6") == want_r6);
+  REQUIRE(n.blob_raw("y").dtype() == DType::U8);  // the in-place name shows the ReLU's uint8 value
+  REQUIRE(codes(n, "y") == want_i);
+}
+
+TEST_CASE("int8 Pooling MAX, AVE (Caffe and ONNX divisors), global AVE", "[int8][layers]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 7 dim: 6 } }
+        top_quant { threshold: 3 dtype: INT8 } }
+layer { name: "mx" type: "Pooling" bottom: "x" top: "mx" pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }
+        top_quant { threshold: 3 dtype: INT8 } }
+layer { name: "av" type: "Pooling" bottom: "x" top: "av" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 }
+        top_quant { threshold: 2 dtype: INT8 } }
+layer { name: "avx" type: "Pooling" bottom: "x" top: "avx"
+        pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 pad_h_end: 1 pad_w_end: 1 count_include_pad: false }
+        top_quant { threshold: 2 dtype: INT8 } }
+layer { name: "gl" type: "Pooling" bottom: "x" top: "gl" pooling_param { pool: AVE global_pooling: true }
+        top_quant { threshold: 1 dtype: INT8 } }
+)");
+  const float s_in = scale_of(3, false), s_av = scale_of(2, false), s_gl = scale_of(1, false);
+  for (int d = 1; d <= 9; ++d) {
+    add_mult(layer(net, "av"), double(s_in) / (double(s_av) * d));
+    add_mult(layer(net, "avx"), double(s_in) / (double(s_av) * d));
+  }
+  for (int d = 1; d <= 42; ++d) add_mult(layer(net, "gl"), double(s_in) / (double(s_gl) * d));
+  Int8Net n(net);
+  for (const auto& l : n.layers()) REQUIRE(l.int8);
+  const auto x = random_tensor({2, 3, 7, 6}, -3.5f, 3.5f, 41);
+  n.set_input("x", x);
+  n.forward();
+  const auto q = quantize_all(x, s_in, false);
+  const int H = 7, W = 6;
+  auto pool = [&](bool is_max, bool include_pad, const ufw::LayerParameter& l, int OH, int OW) {
+    std::vector<int> out;
+    for (int p = 0; p < 6; ++p)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          int hs = oh * 2 - 1, ws = ow * 2 - 1;
+          int he = std::min(hs + 3, H + 1), we = std::min(ws + 3, W + 1);
+          const int padded = (he - hs) * (we - ws);
+          hs = std::max(hs, 0), ws = std::max(ws, 0), he = std::min(he, H), we = std::min(we, W);
+          int m = -1000, sum = 0;
+          for (int y = hs; y < he; ++y)
+            for (int xx = ws; xx < we; ++xx) {
+              const int v = q[static_cast<size_t>((p * H + y) * W + xx)];
+              m = std::max(m, v), sum += v;
+            }
+          if (is_max) {
+            out.push_back(m);
+            continue;
+          }
+          const int d = include_pad ? padded : (he - hs) * (we - ws);
+          out.push_back(requant(sum, l.int8_param().multiplier(d - 1), l.int8_param().shift(d - 1), false));
+        }
+    return out;
+  };
+  REQUIRE(n.blob_shape("av") == Shape{2, 3, 4, 4});
+  REQUIRE(codes(n, "mx") == pool(true, true, layer(net, "mx"), 4, 4));
+  REQUIRE(codes(n, "av") == pool(false, true, layer(net, "av"), 4, 4));
+  REQUIRE(n.blob_shape("avx") == Shape{2, 3, 4, 4});
+  REQUIRE(codes(n, "avx") == pool(false, false, layer(net, "avx"), 4, 4));
+  std::vector<int> gl;
+  for (int p = 0; p < 6; ++p) {
+    int sum = 0;
+    for (int i = 0; i < H * W; ++i) sum += q[static_cast<size_t>(p * H * W + i)];
+    gl.push_back(requant(sum, layer(net, "gl").int8_param().multiplier(41), layer(net, "gl").int8_param().shift(41), false));
+  }
+  REQUIRE(codes(n, "gl") == gl);
+}
+
+TEST_CASE("int8 Eltwise SUM (coefficients folded) / MAX / PROD and BinaryOp ADD", "[int8][layers]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "a" type: "Input" top: "a" input_param { shape { dim: 2 dim: 4 dim: 3 dim: 3 } }
+        top_quant { threshold: 2 dtype: INT8 } }
+layer { name: "b" type: "Input" top: "b" input_param { shape { dim: 2 dim: 4 dim: 3 dim: 3 } }
+        top_quant { threshold: 3 dtype: UINT8 } }
+layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" top: "sum" eltwise_param { operation: SUM coeff: 1 coeff: -0.5 }
+        top_quant { threshold: 2.5 dtype: INT8 } }
+layer { name: "mx" type: "Eltwise" bottom: "a" bottom: "b" top: "mx" eltwise_param { operation: MAX }
+        top_quant { threshold: 3 dtype: INT8 } }
+layer { name: "pr" type: "Eltwise" bottom: "a" bottom: "b" top: "pr" eltwise_param { operation: PROD }
+        top_quant { threshold: 4 dtype: INT8 } }
+layer { name: "add" type: "BinaryOp" bottom: "a" bottom: "b" top: "add" binary_op_param { operation: ADD }
+        top_quant { threshold: 5 dtype: UINT8 } }
+)");
+  const float sa = scale_of(2, false), sb = scale_of(3, true);
+  // One shared shift: from the largest factor; each multiplier = round(r_i * 2^shift).
+  auto set_inputs = [&](const std::string& name, double ra, double rb) {
+    const int sh = fixed::quantize_multiplier(std::max(std::fabs(ra), std::fabs(rb))).shift;
+    auto* ip = layer(net, name).mutable_int8_param();
+    ip->add_input_multiplier(static_cast<std::int32_t>(std::llround(std::ldexp(ra, sh))));
+    ip->add_input_multiplier(static_cast<std::int32_t>(std::llround(std::ldexp(rb, sh))));
+    ip->add_input_shift(sh);
+  };
+  const float s_sum = scale_of(2.5f, false), s_mx = scale_of(3, false), s_pr = scale_of(4, false), s_add = scale_of(5, true);
+  set_inputs("sum", double(sa) / s_sum, -0.5 * double(sb) / s_sum);
+  set_inputs("mx", double(sa) / s_mx, double(sb) / s_mx);
+  add_mult(layer(net, "pr"), double(sa) * sb / s_pr);
+  set_inputs("add", double(sa) / s_add, double(sb) / s_add);
+  Int8Net n(net);
+  for (const auto& l : n.layers()) REQUIRE(l.int8);
+  const auto a = random_tensor({2, 4, 3, 3}, -2.2f, 2.2f, 51), b = random_tensor({2, 4, 3, 3}, -0.2f, 3.2f, 52);
+  n.set_input("a", a);
+  n.set_input("b", b);
+  n.forward();
+  const auto qa = quantize_all(a, sa, false), qb = quantize_all(b, sb, true);
+  auto ip = [&](const std::string& l) { return layer(net, l).int8_param(); };
+  std::vector<int> ws, wm, wp, wa;
+  for (size_t i = 0; i < qa.size(); ++i) {
+    const auto s = ip("sum"), m = ip("mx"), ad = ip("add");
+    ws.push_back(fixed::clamp_to<std::int64_t>(
+        fixed::rounding_right_shift(std::int64_t{qa[i]} * s.input_multiplier(0) + std::int64_t{qb[i]} * s.input_multiplier(1),
+                                    s.input_shift(0)), -127, 127));
+    wm.push_back(fixed::clamp_to<std::int64_t>(
+        std::max(fixed::rounding_right_shift(std::int64_t{qa[i]} * m.input_multiplier(0), m.input_shift(0)),
+                 fixed::rounding_right_shift(std::int64_t{qb[i]} * m.input_multiplier(1), m.input_shift(0))), -127, 127));
+    wp.push_back(requant(qa[i] * qb[i], ip("pr").multiplier(0), ip("pr").shift(0), false));
+    wa.push_back(fixed::clamp_to<std::int64_t>(
+        fixed::rounding_right_shift(std::int64_t{qa[i]} * ad.input_multiplier(0) + std::int64_t{qb[i]} * ad.input_multiplier(1),
+                                    ad.input_shift(0)), 0, 255));
+  }
+  REQUIRE(codes(n, "sum") == ws);
+  REQUIRE(codes(n, "mx") == wm);
+  REQUIRE(codes(n, "pr") == wp);
+  REQUIRE(codes(n, "add") == wa);
+  // Sanity: the int8 SUM approximates a - 0.5 b (inputs saturate at their thresholds 2 and 3).
+  const auto sf = n.blob_float("sum");
+  for (int64_t i = 0; i < sf.size(); ++i)
+    REQUIRE(std::fabs(sf[i] - std::clamp(std::clamp(a[i], -2.f, 2.f) - 0.5f * std::min(b[i], 3.f), -2.5f, 2.5f)) < 0.025f);
+}
+
+TEST_CASE("int8 Concat rescales each input to the output scale", "[int8][layers]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "a" type: "Input" top: "a" input_param { shape { dim: 2 dim: 2 dim: 3 dim: 2 } }
+        top_quant { threshold: 2 dtype: INT8 } }
+layer { name: "b" type: "Input" top: "b" input_param { shape { dim: 2 dim: 3 dim: 3 dim: 2 } }
+        top_quant { threshold: 5 dtype: UINT8 } }
+layer { name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c" top_quant { threshold: 4 dtype: INT8 } }
+)");
+  const float sa = scale_of(2, false), sb = scale_of(5, true), sc = scale_of(4, false);
+  auto* ip = layer(net, "c").mutable_int8_param();
+  for (double r : {double(sa) / sc, double(sb) / sc}) {
+    const auto m = fixed::quantize_multiplier(r);
+    ip->add_input_multiplier(m.multiplier);
+    ip->add_input_shift(m.shift);
+  }
+  Int8Net n(net);
+  REQUIRE(n.layers()[2].int8);
+  const auto a = random_tensor({2, 2, 3, 2}, -2, 2, 61), b = random_tensor({2, 3, 3, 2}, 0, 5, 62);
+  n.set_input("a", a);
+  n.set_input("b", b);
+  n.forward();
+  const auto qa = quantize_all(a, sa, false), qb = quantize_all(b, sb, true);
+  std::vector<int> want;
+  for (int nn = 0; nn < 2; ++nn) {
+    for (int i = 0; i < 12; ++i) want.push_back(requant(qa[static_cast<size_t>(nn * 12 + i)], ip->input_multiplier(0), ip->input_shift(0), false));
+    for (int i = 0; i < 18; ++i) want.push_back(requant(qb[static_cast<size_t>(nn * 18 + i)], ip->input_multiplier(1), ip->input_shift(1), false));
+  }
+  REQUIRE(codes(n, "c") == want);
+}
+
+TEST_CASE("int8 data-movement ops pass codes through unchanged", "[int8][layers]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 4 dim: 3 dim: 5 } }
+        top_quant { threshold: 2 dtype: INT8 } }
+layer { name: "rs" type: "Reshape" bottom: "x" top: "rs" reshape_param { shape { dim: 0 dim: -1 } } top_quant { threshold: 2 } }
+layer { name: "fl" type: "Flatten" bottom: "x" top: "fl" top_quant { threshold: 2 } }
+layer { name: "pm" type: "Permute" bottom: "x" top: "pm" permute_param { order: 0 order: 2 order: 3 order: 1 } top_quant { threshold: 2 } }
+layer { name: "sl" type: "Slice" bottom: "x" top: "s1" top: "s2" slice_param { axis: 1 slice_point: 1 } top_quant { threshold: 2 } }
+layer { name: "up" type: "Upsample" bottom: "x" top: "up" upsample_param { scale: 2 } top_quant { threshold: 2 } }
+layer { name: "pd" type: "Pad" bottom: "x" top: "pd" pad_param { pads: 0 pads: 0 pads: 1 pads: 2 pads: 0 pads: 0 pads: 2 pads: 1 } top_quant { threshold: 2 } }
+layer { name: "dp" type: "Dropout" bottom: "x" top: "dp" top_quant { threshold: 2 } }
+)");
+  Int8Net n(net);
+  for (const auto& l : n.layers()) REQUIRE(l.int8);
+  const auto x = random_tensor({2, 4, 3, 5}, -2.1f, 2.1f, 71);
+  const float s = scale_of(2, false);
+  n.set_input("x", x);
+  n.forward();
+  for (const char* out : {"rs", "fl", "pm", "s1", "s2", "up", "pd", "dp"}) {
+    INFO(out);
+    const auto ref = fp32_on_codes(net, "x", x, s, false, out);
+    REQUIRE(n.blob_shape(out) == ref.shape());
+    REQUIRE(codes(n, out) == quantize_tensor(ref, s, false));
+  }
+}
+
+TEST_CASE("int8 lookup-table ops: lut[q + 128] for int8 input, lut[q] for uint8", "[int8][layers]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 3 dim: 50 } } top_quant { threshold: 6 dtype: INT8 } }
+layer { name: "sg" type: "Sigmoid" bottom: "x" top: "sg" top_quant { threshold: 1 dtype: UINT8 } }
+layer { name: "th" type: "TanH" bottom: "sg" top: "th" top_quant { threshold: 1 dtype: INT8 } }
+)");
+  const float s_in = scale_of(6, false), s_sg = scale_of(1, true), s_th = scale_of(1, false);
+  const auto sg = fixed::build_lut<std::uint8_t>(s_in, true, s_sg, fixed::QRange::uint8, fixed::lut_fn::sigmoid);
+  const auto th = fixed::build_lut<std::int8_t>(s_sg, false, s_th, fixed::QRange::int8_sym, fixed::lut_fn::tanh);
+  layer(net, "sg").mutable_int8_param()->set_lut(std::string(reinterpret_cast<const char*>(sg.data()), 256));
+  layer(net, "th").mutable_int8_param()->set_lut(std::string(reinterpret_cast<const char*>(th.data()), 256));
+  Int8Net n(net);
+  for (const auto& l : n.layers()) REQUIRE(l.int8);
+  const auto x = random_tensor({3, 50}, -7, 7, 81);
+  n.set_input("x", x);
+  n.forward();
+  const auto q = quantize_all(x, s_in, false);
+  std::vector<int> want_sg, want_th;
+  for (int v : q) {
+    want_sg.push_back(fixed::lut_lookup(sg, v, true));
+    want_th.push_back(fixed::lut_lookup(th, want_sg.back(), false));
+  }
+  REQUIRE(codes(n, "sg") == want_sg);
+  REQUIRE(codes(n, "th") == want_th);
+}
+
+TEST_CASE("float fallback: dequantise, fp32 layer, quantise; float input into an int8 layer", "[int8][layers]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 10 } } top_quant { threshold: 4 dtype: FP32 } }
+layer { name: "r" type: "ReLU" bottom: "x" top: "r" top_quant { threshold: 4 dtype: INT8 } }
+layer { name: "sm" type: "Softmax" bottom: "r" top: "sm" top_quant { threshold: 1 dtype: UINT8 } }
+layer { name: "smf" type: "Softmax" bottom: "r" top: "smf" top_quant { threshold: 1 dtype: FP32 } }
+layer { name: "rf" type: "ReLU" bottom: "x" top: "rf" forward_with_float: true top_quant { threshold: 4 dtype: INT8 } }
+)");
+  Int8Net n(net);
+  REQUIRE(n.layers()[1].int8);    // float input, int8 ReLU: quantised at the border with T/127
+  REQUIRE(!n.layers()[2].int8);   // Softmax has no int8 kernel
+  REQUIRE(!n.layers()[4].int8);   // forward_with_float
+  const auto x = random_tensor({2, 10}, -4.2f, 4.2f, 91);
+  n.set_input("x", x);
+  REQUIRE(n.blob_raw("x").dtype() == DType::F32);
+  n.forward();
+  const float s = scale_of(4, false);
+  const auto qx = quantize_all(x, s, false);
+  std::vector<int> want_r;
+  for (int v : qx) want_r.push_back(std::max(v, 0));
+  REQUIRE(codes(n, "r") == want_r);
+  const auto ref = fp32_on_codes(net, "x", x, s, false, "sm");
+  REQUIRE(codes(n, "sm") == quantize_tensor(ref, scale_of(1, true), true));
+  const auto smf = n.blob_float("smf");
+  for (int64_t i = 0; i < ref.size(); ++i) REQUIRE(smf[i] == ref[i]);
+  // The float ReLU's output is quantised into its INT8 top: the same codes here.
+  std::vector<int> want_rf;
+  for (int64_t i = 0; i < x.size(); ++i) want_rf.push_back(fixed::quantize_value(std::max(x[i], 0.f), s));
+  REQUIRE(codes(n, "rf") == want_rf);
+}

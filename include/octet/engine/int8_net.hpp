@@ -46,7 +46,7 @@ struct Int8NetOptions {
 // How one layer runs.
 struct Int8LayerInfo {
   std::string name, type;
-  bool int8 = false;  // int8 kernel; false: float (fp32 layer, border conversions)
+  bool int8 = false;  // int8 kernel (Input: every top stored as codes); false: float (fp32 layer, border conversions)
   std::vector<DType> top_dtypes;
 };
 
@@ -253,7 +253,11 @@ class Int8Net {
       Int8LayerInfo li{l.name(), l.type(), false, {}};
       if (l.type() == "Input") {
         st.skip = true;
-        for (const auto& t : l.top()) li.top_dtypes.push_back(blobs_[input_slot.at(t)].dtype());
+        li.int8 = true;  // "produces int8": every top is stored as codes
+        for (const auto& t : l.top()) {
+          li.top_dtypes.push_back(blobs_[input_slot.at(t)].dtype());
+          li.int8 = li.int8 && li.top_dtypes.back() != DType::F32;
+        }
         infos_.push_back(std::move(li));
         continue;
       }
