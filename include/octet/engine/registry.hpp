@@ -7,6 +7,7 @@
 #include "octet/engine/layers/spatial.hpp"
 #include "octet/engine/layers/elementwise.hpp"
 #include "octet/engine/layers/shape.hpp"
+#include "octet/engine/layers/onnx_extra.hpp"
 
 namespace octet::engine {
 
@@ -17,6 +18,7 @@ inline const LayerRegistry& default_registry() {
     register_spatial_layers(r);
     register_elementwise_layers(r);
     register_shape_layers(r);
+    register_onnx_extra_layers(r);
     return r;
   }();
   return registry;
