@@ -19,7 +19,15 @@ namespace cmd = octet::engine::ufw_cmd;
 namespace {
 
 fs::path scratch(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("octet_test_ufw_" + std::to_string(::getpid())) / name;
+  // One folder per process, removed when the test program exits.
+  static const struct Root {
+    fs::path path = fs::temp_directory_path() / ("octet_test_ufw_" + std::to_string(::getpid()));
+    ~Root() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } root;
+  fs::path d = root.path / name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

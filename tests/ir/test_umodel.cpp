@@ -14,7 +14,15 @@ using namespace octet;
 namespace {
 
 fs::path scratch_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("octet_test_ir_" + std::to_string(::getpid())) / name;
+  // One folder per process, removed when the test program exits.
+  static const struct Root {
+    fs::path path = fs::temp_directory_path() / ("octet_test_ir_" + std::to_string(::getpid()));
+    ~Root() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } root;
+  fs::path d = root.path / name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
