@@ -22,9 +22,18 @@ namespace cmd = octet::engine::ufw_cmd;
 
 namespace {
 
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("octet_bench_net_" + std::to_string(::getpid()));
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 const std::string& example_weights() {
+  static const TempDir tmp;
   static const std::string path = [] {
-    const fs::path dir = fs::temp_directory_path() / ("octet_bench_net_" + std::to_string(::getpid()));
+    const fs::path dir = tmp.path;
     fs::create_directories(dir);
     const std::string w = (dir / "resnet_caffe.fp32umodel").string();
     std::ostringstream quiet;
