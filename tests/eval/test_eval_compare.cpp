@@ -152,13 +152,26 @@ TEST_CASE("compare: mismatched nets fail with one line naming the first differen
     FAIL("no error");
   } catch (const ModelError& e) {
     const std::string m = e.what();
-    CHECK(m.find("layer 3 is 'conv2' in fp32, 'conv2_x' in int8") != std::string::npos);
+    CHECK(m.find("differ: int8 layer 'conv2_x' (Convolution) is not in the fp32 net") != std::string::npos);
     CHECK(m.find('\n') == std::string::npos);
   }
+  auto q1 = int8_net(fp, 1);
+  q1.mutable_layer(2)->set_type("Sigmoid");
+  CHECK_THROWS_WITH(Comparison(fp, q1, fp32_factory(feeder()), simulated_int8_factory(feeder()), opts(1)),
+                    Catch::Contains("layer relu1 is ReLU in fp32, Sigmoid in int8"));
   auto q2 = int8_net(fp, 1);
-  q2.mutable_layer()->RemoveLast();
+  q2.mutable_layer(2)->set_top(0, "relu1_x");
+  q2.mutable_layer(3)->set_bottom(0, "relu1_x");
   CHECK_THROWS_WITH(Comparison(fp, q2, fp32_factory(feeder()), simulated_int8_factory(feeder()), opts(1)),
-                    Catch::Contains("layer fc exists only in fp32"));
+                    Catch::Contains("int8 blob 'relu1_x' (layer relu1) is not in the fp32 net"));
+  // An int8 net with fewer layers (removed no-ops) is compared by blob name.
+  auto q4 = int8_net(fp, 1);
+  q4.mutable_layer()->RemoveLast();
+  Comparison c4(fp, q4, fp32_factory(feeder()), simulated_int8_factory(feeder()), opts(1));
+  CHECK_FALSE(c4.same_layers());
+  const Report r4 = c4.run();
+  CHECK(r4.layers.size() == 7);
+  CHECK(r4.output_blob == "sum");
   // Same names, different shapes: found when the blobs are compared.
   auto q3 = int8_net(fp, 1);
   q3.mutable_layer(8)->mutable_inner_product_param()->set_num_output(5);

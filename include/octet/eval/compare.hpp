@@ -28,6 +28,7 @@
 #include "octet/core/error.hpp"
 #include "octet/core/tensor.hpp"
 #include "octet/engine/net.hpp"
+#include "octet/eval/int8_weights.hpp"
 #include "octet/eval/metrics.hpp"
 #include "octet/eval/report.hpp"
 #include "octet/ir/graph.hpp"
@@ -168,15 +169,25 @@ class Comparison {
     fp_ = strip_metric_layers(fp32, &scores_);
     std::string q_scores;
     q_ = strip_metric_layers(int8, &q_scores);
-    check_same_structure(fp_, q_, opts_.fp32_model, opts_.int8_model);
-    const ir::Graph g(fp_, opts_.fp32_model);
-    for (int i : g.order()) order_.push_back(i);
     for (int i = 0; i < fp_.layer_size(); ++i) {
       index_[fp_.layer(i).name()] = i;
-      for (const auto& t : q_.layer(i).top()) producer_[t] = i;
+      for (const auto& t : fp_.layer(i).top()) fp_blobs_.insert(t);
     }
-    for (int i = 0; i < fp_.layer_size(); ++i) {
-      const auto& l = fp_.layer(i);
+    try {
+      check_same_structure(fp_, q_, opts_.fp32_model, opts_.int8_model);
+      same_layers_ = true;
+    } catch (const ModelError& e) {
+      // An optimised int8 net (BatchNorm/Scale merged into convolutions, no-ops removed) against
+      // the original fp32 test net: compare by blob name when every int8 layer exists in fp32
+      // by name and type and every int8 blob exists in fp32; else report the first difference.
+      check_blob_subset(e.what());
+    }
+    const ir::Graph g(q_, opts_.int8_model);
+    for (int i : g.order()) order_.push_back(i);
+    for (int i = 0; i < q_.layer_size(); ++i)
+      for (const auto& t : q_.layer(i).top()) producer_[t] = i;
+    for (int i = 0; i < q_.layer_size(); ++i) {
+      const auto& l = q_.layer(i);
       if (is_source_type(l.type()) && l.top_size() > 1 && label_.empty()) label_ = l.top(1);
     }
     if (opts_.output_blob.empty()) {
@@ -202,17 +213,50 @@ class Comparison {
 
   // The int8 parameter with the layers in `fl` switched to float (fp32 blobs, int8_param
   // dropped, forward_with_float set); top_quant is kept so the borders convert as calibrated.
+  // Without an fp32 twin of the layer (a convolution with merged BatchNorm), its int8
+  // weights are dequantised instead (weight rounding stays; the report notes it).
   ufw::NetParameter with_float_layers(const std::set<int>& fl) const {
     ufw::NetParameter p = q_;
     for (int i : fl) {
       auto* l = p.mutable_layer(i);
-      l->clear_blobs();
-      for (const auto& b : fp_.layer(i).blobs()) *l->add_blobs() = b;
+      if (const auto* twin = fp32_twin(i)) {
+        l->clear_blobs();
+        for (const auto& b : twin->blobs()) *l->add_blobs() = b;
+      } else {
+        float s_in = 1;
+        if (l->bottom_size() > 0) {
+          auto it = producer_.find(l->bottom(0));
+          if (it != producer_.end()) {
+            const auto& pl = q_.layer(it->second);
+            for (int t = 0; t < pl.top_size() && t < pl.top_quant_size(); ++t)
+              if (pl.top(t) == l->bottom(0)) s_in = blob_quant_scale(pl.top_quant(t));
+          }
+        }
+        dequantize_int8_weights(*l, s_in);
+      }
       l->clear_int8_param();
       l->set_forward_with_float(true);
     }
     return p;
   }
+
+  // The fp32 layer with the same name, type and blob sizes as int8 layer i, if any.
+  const ufw::LayerParameter* fp32_twin(int i) const {
+    if (same_layers_) return &fp_.layer(i);
+    const auto& l = q_.layer(i);
+    auto it = index_.find(l.name());
+    if (it == index_.end()) return nullptr;
+    const auto& f = fp_.layer(it->second);
+    // Same tops too: a convolution that absorbed a BatchNorm writes the BatchNorm's blob, so its
+    // fp32 namesake (which writes the raw convolution output) has different weights.
+    if (f.type() != l.type() || f.blobs_size() != l.blobs_size() || f.top_size() != l.top_size()) return nullptr;
+    for (int t = 0; t < f.top_size(); ++t)
+      if (f.top(t) != l.top(t)) return nullptr;
+    for (int b = 0; b < f.blobs_size(); ++b)
+      if (ir::blob_value_count(f.blobs(b)) != ir::blob_value_count(l.blobs(b))) return nullptr;
+    return &f;
+  }
+  bool same_layers() const { return same_layers_; }
 
   // -fpfwd_blocks semantics: the layer and the non-compute layers after it that read the
   // block's blobs, up to (excluding) the next compute layer.
@@ -247,6 +291,9 @@ class Comparison {
     r.cos_bar = opts_.cos_bar;
     r.output_blob = opts_.output_blob;
 
+    if (!same_layers_)
+      r.notes.push_back("the nets differ in layers (optimised int8 net against the original fp32 net): blobs compared by "
+                        "name; float variants of int8 layers without an fp32 twin use their dequantised int8 weights");
     auto fp = make_fp_(fp_);
     auto q = make_q_(q_);
     // Compared blobs: every top of every non-source layer, in execution order.
@@ -269,11 +316,11 @@ class Comparison {
         } else {
           L.dtype = L.runs_int8 ? "INT8" : "FP32";
         }
-        const auto& fl = fp_.layer(i);
-        L.weighted = is_compute_type(l.type()) && fl.blobs_size() > 0;
+        const auto* twin = index_.count(l.name()) ? &fp_.layer(index_.at(l.name())) : nullptr;
+        L.weighted = is_compute_type(l.type()) && twin && twin->blobs_size() > 0;
         if (L.weighted) {
           L.per_channel = l.blobs_size() > 0 && l.blobs(0).per_channel_en();
-          const auto& w = fl.blobs(0);
+          const auto& w = twin->blobs(0);
           int64_t ch = 0;
           if (w.has_shape() && w.shape().dim_size() > 0) ch = w.shape().dim(0);
           else ch = w.num();
@@ -422,6 +469,21 @@ class Comparison {
     }
   }
 
+  void check_blob_subset(const std::string& layer_difference) const {
+    const std::string pre = "fp32 net " + opts_.fp32_model + " and int8 net " + opts_.int8_model + " differ: ";
+    for (const auto& l : q_.layer()) {
+      auto it = index_.find(l.name());
+      if (it == index_.end())
+        throw ModelError(pre + "int8 layer '" + l.name() + "' (" + l.type() + ") is not in the fp32 net");
+      if (fp_.layer(it->second).type() != l.type())
+        throw ModelError(pre + "layer " + l.name() + " is " + fp_.layer(it->second).type() + " in fp32, " + l.type() +
+                         " in int8");
+      for (const auto& t : l.top())
+        if (!fp_blobs_.count(t)) throw ModelError(pre + "int8 blob '" + t + "' (layer " + l.name() + ") is not in the fp32 net");
+    }
+    (void)layer_difference;
+  }
+
   bool has_compute_before(int i) const {
     for (int j : order_) {
       if (j == i) return false;
@@ -452,6 +514,8 @@ class Comparison {
   std::string scores_, label_;
   std::vector<int> order_;
   std::map<std::string, int> index_, producer_;
+  std::set<std::string> fp_blobs_;
+  bool same_layers_ = false;
   std::vector<int> layer_of_slot_;
 };
 
