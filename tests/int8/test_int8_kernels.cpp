@@ -200,3 +200,65 @@ TEST_CASE("int8 requant: the row rule is the fixed/ rule", "[int8][requant]") {
   bad.shift = {1};
   REQUIRE_THROWS_AS(bad.check(2), ModelError);
 }
+
+TEST_CASE("int8 requant: the vectorised row equals Int8Requant::apply on extremes and random values", "[int8][requant]") {
+  std::mt19937 rng(6);
+  std::uniform_int_distribution<std::int32_t> any(std::numeric_limits<std::int32_t>::min(),
+                                                  std::numeric_limits<std::int32_t>::max());
+  std::vector<std::int32_t> acc = {0, 1, -1, 2, -2, 3, -3, std::numeric_limits<std::int32_t>::min(),
+                                   std::numeric_limits<std::int32_t>::max(), 1 << 20, -(1 << 20), 12345, -12345};
+  for (int i = 0; i < 2000; ++i) acc.push_back(i % 3 == 0 ? any(rng) : any(rng) >> (i % 31));
+  const std::vector<std::int32_t> mults = {0, 1, 2, 1 << 30, std::numeric_limits<std::int32_t>::max(), 1518500250};
+  const std::vector<std::int32_t> shifts = {0, 1, 2, 15, 30, 31, 32, 47, 62, 63};
+  const std::vector<std::int32_t> biases = {0, 7, -7, std::numeric_limits<std::int32_t>::max(), std::numeric_limits<std::int32_t>::min()};
+  for (auto m : mults)
+    for (auto sh : shifts)
+      for (auto b : biases) {
+        Int8Requant rq;
+        rq.multiplier = {m};
+        rq.shift = {sh};
+        rq.bias = {b};
+        for (auto range : {std::pair{-127, 127}, std::pair{0, 255}, std::pair{-128, 127}}) {
+          rq.out_min = range.first, rq.out_max = range.second;
+          std::vector<std::uint8_t> gu(acc.size());
+          std::vector<std::int8_t> gs(acc.size());
+          if (range.first == 0) int8_conv_detail::requant_row(rq, 0, acc.data(), static_cast<int64_t>(acc.size()), gu.data());
+          else int8_conv_detail::requant_row(rq, 0, acc.data(), static_cast<int64_t>(acc.size()), gs.data());
+          for (size_t i = 0; i < acc.size(); ++i) {
+            const int want = rq.apply(acc[i], 0);
+            const int got = range.first == 0 ? gu[i] : gs[i];
+            if (got != want) FAIL("acc " << acc[i] << " m " << m << " sh " << sh << " b " << b << ": " << got << " vs " << want);
+          }
+        }
+        Int8Requant id = rq;
+        id.out_min = std::numeric_limits<std::int32_t>::min();
+        id.out_max = std::numeric_limits<std::int32_t>::max();
+        std::vector<std::int32_t> g32(acc.size());
+        int8_conv_detail::requant_row(id, 0, acc.data(), static_cast<int64_t>(acc.size()), g32.data());
+        for (size_t i = 0; i < acc.size(); ++i)
+          if (g32[i] != id.apply(acc[i], 0)) FAIL("int32 out: acc " << acc[i] << " m " << m << " sh " << sh << " b " << b);
+      }
+  SUCCEED();
+}
+
+TEST_CASE("int8 eltwise rounding row equals rounding_right_shift + clamp", "[int8][requant]") {
+  std::mt19937_64 rng(7);
+  std::vector<std::int64_t> acc = {0, 1, -1, 2, -2, 3, -3, (std::int64_t{1} << 61), -(std::int64_t{1} << 61)};
+  for (int i = 0; i < 4000; ++i) acc.push_back(static_cast<std::int64_t>(rng()) >> (2 + i % 60));
+  for (int sh : {0, 1, 2, 7, 20, 31, 40, 62, 63}) {
+    std::vector<std::int8_t> g8(acc.size());
+    std::vector<std::uint8_t> gu(acc.size());
+    std::vector<std::int32_t> g32(acc.size());
+    int8_conv_detail::round_shift_row(acc.data(), static_cast<int64_t>(acc.size()), sh, -127, 127, g8.data());
+    int8_conv_detail::round_shift_row(acc.data(), static_cast<int64_t>(acc.size()), sh, 0, 255, gu.data());
+    int8_conv_detail::round_shift_row(acc.data(), static_cast<int64_t>(acc.size()), sh, std::numeric_limits<std::int32_t>::min(),
+                                      std::numeric_limits<std::int32_t>::max(), g32.data());
+    for (size_t i = 0; i < acc.size(); ++i) {
+      const std::int64_t r = fixed::rounding_right_shift(acc[i], sh);
+      if (g8[i] != fixed::clamp_to<std::int64_t>(r, -127, 127) || gu[i] != fixed::clamp_to<std::int64_t>(r, 0, 255) ||
+          g32[i] != fixed::saturate_int32(r))
+        FAIL("acc " << acc[i] << " shift " << sh);
+    }
+  }
+  SUCCEED();
+}

@@ -262,13 +262,24 @@ class Int8ReluLayer : public Int8Layer {
   }
   void forward(const std::vector<const QBlob*>& bottoms, const std::vector<QBlob*>& tops) override {
     const int64_t n = bottoms[0]->count();
+    kernels::Int8Requant rq;
+    rq.multiplier = {rs_.m};
+    rq.shift = {rs_.sh};
+    rq.out_min = rs_.lo, rq.out_max = rs_.hi;
     int8_detail::with_in(*bottoms[0], [&](auto* in) {
       int8_detail::with_out(*tops[0], [&](auto* out) {
         using TO = std::remove_pointer_t<decltype(out)>;
-        for (int64_t i = 0; i < n; ++i) {
-          const std::int32_t q = std::min<std::int32_t>(std::max<std::int32_t>(in[i], 0), cap_);
-          out[i] = static_cast<TO>(rs_(q));
-        }
+        constexpr int64_t kBlock = 2048;
+        parallel_for(0, (n + kBlock - 1) / kBlock, [&](int64_t blk) {
+          const int64_t b0 = blk * kBlock, len = std::min(kBlock, n - b0);
+          std::int32_t q[kBlock];
+          for (int64_t i = 0; i < len; ++i)
+            q[i] = std::min<std::int32_t>(std::max<std::int32_t>(in[b0 + i], 0), cap_);
+          if (rs_.identity)
+            for (int64_t i = 0; i < len; ++i) out[b0 + i] = static_cast<TO>(fixed::clamp_to(q[i], rs_.lo, rs_.hi));
+          else
+            kernels::int8_conv_detail::requant_row(rq, 0, q, len, out + b0);
+        }, 4);
       });
     });
   }
@@ -449,10 +460,13 @@ class Int8EltwiseLayer : public Int8Layer {
             else for (int64_t j = 0; j < len; ++j) acc[j] *= q[j];
           }
         }
+        if (op_ == Op::Sum) {
+          kernels::int8_conv_detail::round_shift_row(acc, len, sh_, lo_, hi_, out + b0);
+          return;
+        }
         for (int64_t j = 0; j < len; ++j) {
           std::int64_t r;
-          if (op_ == Op::Sum) r = fixed::rounding_right_shift(acc[j], sh_);
-          else if (op_ == Op::Max) r = acc[j];
+          if (op_ == Op::Max) r = acc[j];
           else r = fixed::multiply_by_quantized_multiplier(static_cast<std::int32_t>(acc[j]), m_[0], sh_);
           out[b0 + j] = static_cast<TO>(fixed::clamp_to<std::int64_t>(r, lo_, hi_));
         }

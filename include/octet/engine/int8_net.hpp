@@ -291,7 +291,6 @@ class Int8Net {
           sc->q = b.q;
           sc->q.dtype = DType::I8;
           sc->q.range = fixed::QRange::int8_sym;
-          sc->q.scale = fixed::scale_from_threshold(b.q.threshold > 0 ? b.q.threshold : b.q.scale * 127, sc->q.range);
           sc->shape = b.shape;
           sc->allocate();
           st.quantize_in.emplace_back(bslots[i], sc.get());
