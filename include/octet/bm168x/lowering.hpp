@@ -18,6 +18,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -615,12 +616,20 @@ class Lowerer {
     const auto [lo, hi] = range(out.q);
     const auto ts = tiles(N, OH, tp);
     rep_->tiles = static_cast<std::uint32_t>(ts.size());
+    // Software pipelining with two buffers: the load of tile k+1 is issued before the compute
+    // of tile k, so the in-order GDMA queue can run it while the TIU works.
+    auto load_tile = [&](std::size_t k) {
+      const auto [a0, a1] = in_rows(ts[k].h0, ts[k].h);
+      load(in, ts[k].n0, ts[k].n, 0, IC, a0, a1 - a0, I[k % static_cast<std::size_t>(nb)]);
+    };
+    if (!ts.empty()) load_tile(0);
     for (std::size_t k = 0; k < ts.size(); ++k) {
       const Tile& t = ts[k];
       const int b = static_cast<int>(k % static_cast<std::size_t>(nb));
       const auto [r0, r1] = in_rows(t.h0, t.h);
       const int ih = r1 - r0;
-      load(in, t.n0, t.n, 0, IC, r0, ih, I[b]);
+      if (k > 0 && nb == 1) load_tile(k);
+      if (nb == 2 && k + 1 < ts.size()) load_tile(k + 1);
       const int pad_t = r0 - (t.h0 * cs.sh - cs.pt);
       const int need_hi = (t.h0 + t.h - 1) * cs.sh - cs.pt + (cs.kh - 1) * cs.dh + 1;
       const int pad_b = std::max(0, need_hi - r1);
@@ -729,10 +738,15 @@ class Lowerer {
     if (prologue_) prologue_();
     const auto ts = tiles(N, H, tp);
     rep_->tiles = static_cast<std::uint32_t>(ts.size());
+    auto load_tile = [&](std::size_t k) {
+      for (std::size_t j = 0; j < ins.size(); ++j) load(ins[j], ts[k].n0, ts[k].n, 0, C, ts[k].h0, ts[k].h, I[k % static_cast<std::size_t>(nb)][j]);
+    };
+    if (!ts.empty()) load_tile(0);
     for (std::size_t k = 0; k < ts.size(); ++k) {
       const Tile& t = ts[k];
       const std::size_t b = k % static_cast<std::size_t>(nb);
-      for (std::size_t j = 0; j < ins.size(); ++j) load(ins[j], t.n0, t.n, 0, C, t.h0, t.h, I[b][j]);
+      if (k > 0 && nb == 1) load_tile(k);
+      if (nb == 2 && k + 1 < ts.size()) load_tile(k + 1);
       body(t, I[b], T[b], O[b]);
       store(O[b], out, t.n0, t.n, out_c0_, C, t.h0, t.h);
     }
@@ -914,11 +928,17 @@ class Lowerer {
     const auto ts = tiles(N, OH, tp);
     rep_->tiles = static_cast<std::uint32_t>(ts.size());
     const bool s = in.q.dtype != DType::U8;
+    auto load_tile = [&](std::size_t k) {
+      const auto [a0, a1] = in_rows(ts[k].h0, ts[k].h);
+      load(in, ts[k].n0, ts[k].n, 0, C, a0, a1 - a0, I[k % static_cast<std::size_t>(nb)]);
+    };
+    if (!ts.empty()) load_tile(0);
     for (std::size_t k = 0; k < ts.size(); ++k) {
       const Tile& t = ts[k];
       const int b = static_cast<int>(k % static_cast<std::size_t>(nb));
       const auto [r0, r1] = in_rows(t.h0, t.h);
-      load(in, t.n0, t.n, 0, C, r0, r1 - r0, I[b]);
+      if (k > 0 && nb == 1) load_tile(k);
+      if (nb == 2 && k + 1 < ts.size()) load_tile(k + 1);
       const int pad_t = r0 - (t.h0 * SH - PT);
       const int pad_b = std::max(0, (t.h0 + t.h - 1) * SH - PT + KH - r1);
       const int pad_r = std::max(0, (OW - 1) * SW - PL + KW - IW);
@@ -984,5 +1004,26 @@ class Lowerer {
 };
 
 inline Lowered lower(const ufw::NetParameter& param, const LowerOptions& opt) { return Lowerer(param, opt).run(); }
+
+// Per-layer table of the compile report (docs/bmnetu.md): commands, bytes moved, local memory
+// per lane, tiles, and the cost model's cycles (TIU busy, GDMA busy, span on the timeline).
+inline std::string report_markdown(const Lowered& low) {
+  std::ostringstream o;
+  o << "| layer | type | TIU | GDMA | tiles | bytes in | bytes out | coeff bytes | local B/lane | TIU cyc | DMA cyc | span cyc |\n";
+  o << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::uint64_t tiu = 0, gdma = 0, bin = 0, bout = 0, bc = 0;
+  double tc = 0, dc = 0;
+  for (const auto& r : low.layers) {
+    o << "| " << r.name << " | " << r.type << " | " << r.tiu << " | " << r.gdma << " | " << r.tiles << " | " << r.bytes_in << " | "
+      << r.bytes_out << " | " << r.bytes_coeff << " | " << r.local_bytes << " | " << static_cast<std::uint64_t>(r.tiu_cycles) << " | "
+      << static_cast<std::uint64_t>(r.dma_cycles) << " | " << static_cast<std::uint64_t>(r.span_cycles) << " |\n";
+    tiu += r.tiu, gdma += r.gdma, bin += r.bytes_in, bout += r.bytes_out, bc += r.bytes_coeff, tc += r.tiu_cycles, dc += r.dma_cycles;
+  }
+  o << "| **total** | | " << tiu << " | " << gdma << " | | " << bin << " | " << bout << " | " << bc << " | | " << static_cast<std::uint64_t>(tc)
+    << " | " << static_cast<std::uint64_t>(dc) << " | " << static_cast<std::uint64_t>(low.total_cycles) << " |\n";
+  o << "\n(+1 SYSID end and +1 sDMA_sys end per stream; estimated total " << static_cast<std::uint64_t>(low.total_cycles)
+    << " cycles with overlap, " << static_cast<std::uint64_t>(tc + dc) << " if nothing overlapped)\n";
+  return o.str();
+}
 
 }  // namespace octet::bm168x
