@@ -140,6 +140,9 @@ TEST_CASE("int8 conv: every algorithm equals the reference", "[int8][conv]") {
       {3, 1, 1, 1, 8, 8, 8, 10, 9},     // depthwise
       {3, 2, 1, 1, 6, 6, 12, 9, 8},     // depthwise, channel multiplier 2
       {1, 2, 0, 1, 1, 5, 7, 6, 6},      // 1x1 strided (im2col)
+      {5, 1, 2, 1, 1, 4, 6, 6, 7},      // 5x5 "same" (shifted-plane im2col)
+      {3, 1, 1, 1, 1, 16, 16, 1, 1},    // 1x1 plane, 3x3 same
+      {3, 1, 1, 1, 1, 2, 4, 2, 9},      // plane narrower than the kernel in H
   };
   for (const auto& cs : cases) {
     Conv2dParams p;
@@ -158,6 +161,24 @@ TEST_CASE("int8 conv: every algorithm equals the reference", "[int8][conv]") {
       check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
     }
   }
+}
+
+TEST_CASE("int8 conv: asymmetric 'same' pads and depthwise with dilation", "[int8][conv]") {
+  std::mt19937 rng(8);
+  Conv2dParams p;
+  p.kernel_h = p.kernel_w = 3;
+  p.pad_top = 0, p.pad_bottom = 2, p.pad_left = 2, p.pad_right = 0;
+  for (int mode : {0, 1}) {
+    check_conv<std::int8_t, std::int8_t>(p, 2, 5, 6, 8, 7, random_requant(7, rng, true, -127, 127), rng, mode);
+    check_conv<std::uint8_t, std::int32_t>(p, 1, 5, 6, 8, 7, int8_requant_identity(), rng, mode);
+  }
+  Conv2dParams d;
+  d.kernel_h = d.kernel_w = 3;
+  d.dilation_h = d.dilation_w = 2;
+  d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 2;
+  d.stride_w = 2;
+  d.group = 6;
+  check_conv<std::uint8_t, std::uint8_t>(d, 2, 6, 9, 11, 6, random_requant(6, rng, true, 0, 255), rng, 0);
 }
 
 TEST_CASE("int8 inner product equals the reference, plain and transposed weights", "[int8][fc]") {

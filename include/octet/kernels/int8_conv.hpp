@@ -161,6 +161,40 @@ inline void round_shift_row(const std::int64_t* acc, int64_t n, int sh, std::int
     out[j] = static_cast<TO>(fixed::clamp_to<std::int64_t>(fixed::rounding_right_shift(acc[j], sh), lo, hi));
 }
 
+// im2col for the common "same" stride-1 case (out = in size, dilation 1): each column row is
+// the input plane shifted by (kh - pad_top, kw - pad_left), so the valid rows are one
+// contiguous copy; only the wrapped-around edge columns are zeroed afterwards. Avoids the
+// per-output-row copies of the generic im2col, which dominate on small planes (28x28, 7x7).
+inline bool same_stride1(const Conv2dParams& p, const Conv2dShape& s) {
+  return p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 && s.out_h == s.in_h &&
+         s.out_w == s.in_w && p.pad_top < p.kernel_h && p.pad_left < p.kernel_w;
+}
+
+template <typename T>
+void im2col_same_s1(const Conv2dParams& p, const Conv2dShape& s, const T* im, T* col, int64_t c) {
+  const int64_t H = s.in_h, W = s.in_w, plane = H * W;
+  const T* src = im + c * plane;
+  for (int64_t kh = 0; kh < p.kernel_h; ++kh)
+    for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+      T* dst = col + ((c * p.kernel_h + kh) * p.kernel_w + kw) * plane;
+      const int64_t dy = kh - p.pad_top, dx = kw - p.pad_left;
+      const int64_t oh_lo = std::clamp<int64_t>(-dy, 0, H), oh_hi = std::clamp<int64_t>(H - dy, oh_lo, H);
+      std::fill(dst, dst + oh_lo * W, T(0));
+      std::fill(dst + oh_hi * W, dst + plane, T(0));
+      if (oh_hi <= oh_lo) continue;
+      const int64_t off = dy * W + dx;
+      const int64_t a = std::max(oh_lo * W, -off), b = std::min(oh_hi * W, plane - off);
+      if (b > a) std::memcpy(dst + a, src + a + off, static_cast<size_t>(b - a) * sizeof(T));
+      // Columns whose source lies outside the row (and the clipped ends above) are padding.
+      const int64_t zlo = std::clamp<int64_t>(-dx, 0, W), zhi = std::clamp<int64_t>(W - dx, 0, W);
+      for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+        T* r = dst + oh * W;
+        for (int64_t ow = 0; ow < zlo; ++ow) r[ow] = T(0);
+        for (int64_t ow = zhi; ow < W; ++ow) r[ow] = T(0);
+      }
+    }
+}
+
 }  // namespace int8_conv_detail
 
 namespace reference {
@@ -255,7 +289,10 @@ class Int8Conv2d {
         TI* col = reinterpret_cast<TI*>(col_.data());
         Im2colGeometry g{s.in_c, s.in_h, s.in_w, p_.kernel_h, p_.kernel_w, p_.pad_top, p_.pad_left,
                          p_.stride_h, p_.stride_w, p_.dilation_h, p_.dilation_w, s.out_h, s.out_w};
-        parallel_for(0, s.in_c, [&](int64_t c) { im2col(g, img, col, c, c + 1); }, 8);
+        if (int8_conv_detail::same_stride1(p_, s))
+          parallel_for(0, s.in_c, [&](int64_t c) { int8_conv_detail::im2col_same_s1(p_, s, img, col, c); }, 8);
+        else
+          parallel_for(0, s.in_c, [&](int64_t c) { im2col(g, img, col, c, c + 1); }, 8);
         B = col;
       }
       TO* o = out + n * s.out_c * opl;
@@ -282,7 +319,13 @@ class Int8Conv2d {
       const TI* plane = in + (n * s.in_c + o / mult) * ipl;
       const std::int8_t* w = wdw_.data() + o * KH * KW;
       TO* op = out + (n * s.out_c + o) * opl;
-      std::int32_t* acc = int8_gemm_detail::thread_buffer<std::int32_t>(static_cast<size_t>(OW));
+      std::int32_t* acc = int8_gemm_detail::thread_buffer<std::int32_t>(static_cast<size_t>(OW + 2 + 6 * KW));
+      // Per kernel column: input offset and the output range it covers (same for every row).
+      int64_t* offs = reinterpret_cast<int64_t*>(acc + ((OW + 1) & ~int64_t{1}));
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        offs[3 * kw] = kw * p.dilation_w - p.pad_left;
+        valid_output_range(offs[3 * kw], p.stride_w, W, OW, offs[3 * kw + 1], offs[3 * kw + 2]);
+      }
       for (int64_t oh = 0; oh < s.out_h; ++oh) {
         std::fill(acc, acc + OW, 0);
         for (int64_t kh = 0; kh < KH; ++kh) {
@@ -291,9 +334,7 @@ class Int8Conv2d {
           const TI* row = plane + ih * W;
           for (int64_t kw = 0; kw < KW; ++kw) {
             const std::int32_t wv = w[kh * KW + kw];
-            const int64_t off = kw * p.dilation_w - p.pad_left;
-            int64_t lo, hi;
-            valid_output_range(off, p.stride_w, W, OW, lo, hi);
+            const int64_t off = offs[3 * kw], lo = offs[3 * kw + 1], hi = offs[3 * kw + 2];
             if (p.stride_w == 1) {
               const TI* r = row + off;
               for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += wv * static_cast<std::int32_t>(r[ow]);
