@@ -82,8 +82,7 @@ expect_error flag-of-other-command "ufw info: unknown flag '-iters=3'" -- info -
 expect_error bad-int "-iters" "not a valid int" -- bench -model="$M" -weights="$W" -iters=many
 expect_error no-model "-model is required" -- info
 expect_error unknown-command "unknown command 'forwad'" -- forwad -model="$M"
-expect_error test_fp32 "test_fp32: not implemented yet" -- test_fp32 -model="$M" -weights="$W"
-expect_error test_int8 "test_int8: not implemented yet" -- test_int8 -model="$M" -weights="$W"
+expect_error test_fp32-without-data "deploy.prototxt" "test_fp32 needs a Data layer" -- test_fp32 -model="$M" -weights="$W"
 expect_error init-no-output "-output" -- init_weights -model="$M"
 
 if [ $failures -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
