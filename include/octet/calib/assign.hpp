@@ -199,6 +199,33 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
     }
   }
 
+  auto explicit_th = [&](const std::string& blob) { return net.layer(producer.at(blob)).has_threshold(); };
+  // Blobs whose threshold comes from another blob (steps 3 and 4): no method is run for them.
+  std::vector<std::pair<std::string, std::string>> backward, forward;  // (blob, source blob)
+  std::map<std::string, std::string> backward_by;                      // blob -> layer name
+  for (int i = net.layer_size() - 1; i >= 0; --i) {
+    const auto& l = net.layer(i);
+    if (p.float_layers.count(l.name()) || l.top_size() != 1 || !p.blobs.count(l.top(0))) continue;
+    const bool relu = nonnegative_op(l) && l.type() != "Sigmoid";
+    if (!relu && l.type() != "Concat") continue;
+    for (const auto& b : l.bottom()) {
+      if (!p.blobs.count(b) || consumer[b].size() != 1 || explicit_th(b) || backward_by.count(b)) continue;
+      const auto& pl = net.layer(producer.at(b));
+      if (p.float_layers.count(pl.name()) || is_passthrough(pl) || pl.type() == "Data" || pl.type() == "Input") continue;
+      backward.emplace_back(b, l.top(0));
+      backward_by[b] = l.name();
+    }
+  }
+  for (const auto& l : net.layer()) {
+    if (p.float_layers.count(l.name()) || !is_passthrough(l) || l.bottom_size() < 1 || !p.blobs.count(l.bottom(0)))
+      continue;
+    for (const auto& t : l.top())
+      if (p.blobs.count(t)) forward.emplace_back(t, l.bottom(0));
+  }
+  std::set<std::string> derived;
+  for (const auto& [b, src] : backward) derived.insert(b);
+  for (const auto& [b, src] : forward) derived.insert(b);
+
   // 2. thresholds from statistics (blobs are independent: one task each).
   std::vector<std::string> names = p.order;
   std::vector<ThresholdResult> res(names.size());
@@ -213,6 +240,10 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
     if (l.has_threshold()) {
       res[k].threshold = l.threshold();
       how[k] = "threshold";
+      return;
+    }
+    if (derived.count(names[k])) {
+      how[k] = "derived";
       return;
     }
     ThMethod m = o.method;
@@ -244,7 +275,7 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
     double t = res[k].threshold;
     b.guarded = res[k].guarded;
     if (!(t >= 1e-30) || !std::isfinite(t)) t = 1.0, b.guarded = true;
-    if (b.guarded && how[k] != "threshold")
+    if (b.guarded && how[k] != "threshold" && how[k] != "derived")
       p.warnings.push_back("blob " + names[k] + ": all zero or constant (absmax " + std::to_string(b.absmax) +
                            "); threshold set to " + std::to_string(t));
     if (ts.range.nonfinite)
@@ -253,33 +284,17 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
     b.threshold = static_cast<float>(t);
     b.method = how[k];
   }
-  auto explicit_th = [&](const std::string& blob) { return net.layer(producer.at(blob)).has_threshold(); };
-
   // 3. backward: an activation's sole input and concat inputs take the output's threshold.
-  for (int i = net.layer_size() - 1; i >= 0; --i) {
-    const auto& l = net.layer(i);
-    if (p.float_layers.count(l.name()) || l.top_size() != 1 || !p.blobs.count(l.top(0))) continue;
-    const bool relu = nonnegative_op(l) && l.type() != "Sigmoid";
-    if (!relu && l.type() != "Concat") continue;
-    for (const auto& b : l.bottom()) {
-      if (!p.blobs.count(b) || consumer[b].size() != 1 || explicit_th(b)) continue;
-      const auto& pl = net.layer(producer.at(b));
-      if (p.float_layers.count(pl.name()) || is_passthrough(pl) || pl.type() == "Data" || pl.type() == "Input") continue;
-      auto& bp = p.blobs.at(b);
-      bp.threshold = p.blobs.at(l.top(0)).threshold;
-      bp.method = "from " + l.name();
-    }
+  for (const auto& [b, src] : backward) {
+    auto& bp = p.blobs.at(b);
+    bp.threshold = p.blobs.at(src).threshold;
+    bp.method = "from " + backward_by.at(b);
   }
   // 4. forward: codes pass through range-preserving layers unchanged.
-  for (const auto& l : net.layer()) {
-    if (p.float_layers.count(l.name()) || !is_passthrough(l) || l.bottom_size() < 1 || !p.blobs.count(l.bottom(0)))
-      continue;
-    for (const auto& t : l.top()) {
-      if (!p.blobs.count(t)) continue;
-      auto& bp = p.blobs.at(t);
-      bp.threshold = p.blobs.at(l.bottom(0)).threshold;
-      bp.method = "= " + l.bottom(0);
-    }
+  for (const auto& [b, src] : forward) {
+    auto& bp = p.blobs.at(b);
+    bp.threshold = p.blobs.at(src).threshold;
+    bp.method = "= " + src;
   }
   return p;
 }

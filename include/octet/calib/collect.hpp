@@ -90,13 +90,37 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
   std::vector<TensorStats> st(names.size(), TensorStats::dyadic(binnum));
   std::vector<const engine::FloatTensor*> ptr;
   for (const auto& b : names) ptr.push_back(&net.blob(b));
+  // Small blobs are staged over several records and binned together: each histogram update
+  // has a fixed cost (scratch sub-histograms, a flush over every bin), and the result depends
+  // only on the multiset of values, so grouping changes nothing but the speed. Staging memory
+  // is bounded (kStage values per blob), independent of the number of records.
+  constexpr size_t kStage = size_t{1} << 16;
+  std::vector<std::vector<float>> stage(names.size());
+  for (size_t k = 0; k < names.size(); ++k) {
+    const size_t n1 = static_cast<size_t>(ptr[k]->size());
+    if (n1 > 0 && n1 * 2 <= kStage) stage[k].reserve(kStage / n1 * n1);
+  }
+  auto flush = [&](size_t k) {
+    if (stage[k].empty()) return;
+    st[k].update(std::span<const float>(stage[k].data(), stage[k].size()));
+    stage[k].clear();
+  };
   Progress bar("calibration", n);
   for (int it = 0; it < n; ++it) {
     net.forward();
-    for (size_t k = 0; k < names.size(); ++k)
-      st[k].update(std::span<const float>(ptr[k]->data(), static_cast<size_t>(ptr[k]->size())));
+    for (size_t k = 0; k < names.size(); ++k) {
+      const float* d = ptr[k]->data();
+      const size_t n1 = static_cast<size_t>(ptr[k]->size());
+      if (stage[k].capacity() == 0) {
+        st[k].update(std::span<const float>(d, n1));
+        continue;
+      }
+      if (stage[k].size() + n1 > stage[k].capacity()) flush(k);
+      stage[k].insert(stage[k].end(), d, d + n1);
+    }
     bar.step(it + 1);
   }
+  for (size_t k = 0; k < names.size(); ++k) flush(k);
   for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], std::move(st[k]));
   r.iterations = n;
   return r;

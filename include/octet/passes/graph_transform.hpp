@@ -388,7 +388,7 @@ inline VerifyResult verify(const ufw::NetParameter& ref, const ufw::NetParameter
   r.compared = names.size();
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<double> rel(names.size(), 0.0), dif(names.size(), 0.0), ref(names.size(), 0.0);
+  std::vector<double> rel(names.size(), 0.0), dif(names.size(), 0.0), refmax(names.size(), 0.0);
   for (int s = 0; s < samples; ++s) {
     if (random_input) {
       for (const auto& in : a->input_names()) {
@@ -408,7 +408,7 @@ inline VerifyResult verify(const ufw::NetParameter& ref, const ufw::NetParameter
         md = std::max(md, static_cast<double>(std::fabs(x.data()[i] - y.data()[i])));
       }
       const double rr = mx > 1e-12 ? md / mx : md;
-      if (rr >= rel[k]) rel[k] = rr, dif[k] = md, ref[k] = mx;
+      if (rr >= rel[k]) rel[k] = rr, dif[k] = md, refmax[k] = mx;
     }
     ++r.samples;
   }
@@ -420,7 +420,7 @@ inline VerifyResult verify(const ufw::NetParameter& ref, const ufw::NetParameter
   if (pick == names.size())
     for (size_t k = 0; k < names.size(); ++k)
       if (pick == names.size() || rel[k] > rel[pick]) pick = k;
-  if (pick < names.size()) r.worst_blob = names[pick], r.worst_rel = rel[pick], r.worst_abs = dif[pick], r.ref_absmax = ref[pick];
+  if (pick < names.size()) r.worst_blob = names[pick], r.worst_rel = rel[pick], r.worst_abs = dif[pick], r.ref_absmax = refmax[pick];
   r.ok = !(r.worst_rel > tol);
   return r;
 }

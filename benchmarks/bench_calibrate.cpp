@@ -1,0 +1,80 @@
+// calibration_use_pb quantize speed on the demo ResNet8 (or any net with a Data layer):
+//   Fp32Forwards     N plain fp32 forwards over the Data layer (the floor)
+//   Statistics       the same N forwards with every blob's streaming histogram (target <= 1.25x)
+//   Quantize         the whole quantize (load, graph_transform + check, statistics, KL thresholds,
+//                    int8 umodel, files) as the tool runs it, without the int8 cosine pass
+// Peer: PyTorch FX PTQ (/work/shared/bench/torch_ptq_time.py), run by bench_calibrate.sh.
+// Needs OCTET_CALIB_MODEL=<test prototxt with Data layer> OCTET_CALIB_WEIGHTS=<fp32umodel>
+// (bench_calibrate.sh makes them from the demo); skips otherwise. N = OCTET_CALIB_ITERS (200).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "octet/calib/calibrator.hpp"
+
+namespace fs = std::filesystem;
+using namespace octet;
+
+namespace {
+
+const char* env(const char* k) { return std::getenv(k); }
+int iters() { return env("OCTET_CALIB_ITERS") ? std::atoi(env("OCTET_CALIB_ITERS")) : 200; }
+
+bool have_model(benchmark::State& st) {
+  if (env("OCTET_CALIB_MODEL") && env("OCTET_CALIB_WEIGHTS")) return true;
+  st.SkipWithError("set OCTET_CALIB_MODEL and OCTET_CALIB_WEIGHTS (see bench_calibrate.sh)");
+  return false;
+}
+
+ufw::NetParameter optimised() {
+  passes::TransformReport rep;
+  return calib::strip_label_layers(
+      passes::graph_transform(calib::load_checked(env("OCTET_CALIB_MODEL"), env("OCTET_CALIB_WEIGHTS")), {}, rep));
+}
+
+void Fp32Forwards(benchmark::State& st) {
+  if (!have_model(st)) return;
+  engine::Net net(optimised());
+  const int n = iters();
+  for (auto _ : st) {
+    calib::rewind_data(net);
+    for (int i = 0; i < n; ++i) net.forward();
+  }
+  st.counters["images"] = n;
+}
+
+void Statistics(benchmark::State& st) {
+  if (!have_model(st)) return;
+  const auto p = optimised();
+  engine::Net net(p);
+  const auto skip = calib::label_blobs(p);
+  std::ostringstream warn;
+  for (auto _ : st) benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, skip, warn));
+  st.counters["images"] = iters();
+}
+
+void Quantize(benchmark::State& st) {
+  if (!have_model(st)) return;
+  const fs::path dir = fs::temp_directory_path() / ("octet_bench_cal_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::copy_file(env("OCTET_CALIB_WEIGHTS"), dir / "net.fp32umodel", fs::copy_options::overwrite_existing);
+  calib::CalibOptions o;
+  o.model = env("OCTET_CALIB_MODEL");
+  o.weights = (dir / "net.fp32umodel").string();
+  o.iterations = iters();
+  o.per_channel = st.range(0) != 0;
+  o.cosine = false;
+  std::ostringstream log, warn;
+  for (auto _ : st) benchmark::DoNotOptimize(calib::quantize(o, log, warn));
+  st.counters["images"] = iters();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+
+BENCHMARK(Fp32Forwards)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(Statistics)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(Quantize)->Arg(0)->Arg(1)->ArgName("per_channel")->Unit(benchmark::kMillisecond)->UseRealTime();
