@@ -160,6 +160,25 @@ TEST_CASE("Gemm with constant weights is InnerProduct; multi-input shapes", "[on
   for (const auto& x : d) CHECK(x.ok);
 }
 
+TEST_CASE("MatMul + Add(bias) on 3-D input is one InnerProduct with bias", "[onnx][import]") {
+  G g;
+  g.input("x", {1, 5, 8});
+  std::vector<float> w(32), b{0.5f, -1.f, 2.f, 0.f};
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+  g.init("w", {8, 4}, w);
+  g.init("b", {4}, b);
+  g.node("MatMul", {"x", "w"}, {"mm"});
+  g.node("Add", {"mm", "b"}, {"y"});
+  g.output("y");
+  const auto r = imp(g, {{1, 5, 8}});
+  CHECK(types(r.net) == std::vector<std::string>{"Input", "InnerProduct"});
+  CHECK(r.net.layer(1).inner_product_param().axis() == 2);
+  CHECK(r.net.layer(1).blobs_size() == 2);
+  const auto d = ox::compare_with_reference(g.m, r, {ox::seeded_input(40)}, ox::onnx_runtime_registry());
+  REQUIRE(!d.empty());
+  for (const auto& x : d) CHECK(x.ok);
+}
+
 TEST_CASE("a constant graph output is produced by a Parameter layer", "[onnx][import]") {
   G g;
   g.input("x", {2, 5});

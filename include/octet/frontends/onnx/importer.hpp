@@ -102,6 +102,7 @@ class Converter {
   std::vector<bool> live_;
   std::set<int> fused_away_;
   std::map<int, int> hardswish_;  // Mul node -> HardSigmoid node fused into it
+  std::map<int, int> matmul_bias_;  // MatMul node -> Add node whose constant becomes its bias
   std::set<std::string> layer_names_;
   std::set<std::string> param_layers_;  // constants already materialised as Parameter layers
 
@@ -287,6 +288,27 @@ class Converter {
       for (const auto& in : g_.node(i).input()) ++uses[in];
     }
     for (const auto& o : r_.outputs) ++uses[o];
+    // MatMul(x, W) + b, as PyTorch exports Linear on 3-D inputs: InnerProduct with bias.
+    for (int i = 0; i < g_.node_size(); ++i) {
+      const auto& n = g_.node(i);
+      if (!live_[i] || n.op_type() != "Add" || n.input_size() != 2) continue;
+      for (int side = 0; side < 2; ++side) {
+        auto it = producer.find(n.input(side));
+        const std::string& c = n.input(1 - side);
+        if (it == producer.end() || !is_const(c) || uses[n.input(side)] != 1) continue;
+        const auto& mm = g_.node(it->second);
+        if (mm.op_type() != "MatMul" || !is_const(mm.input(1)) || shape(mm.input(1)).size() != 2 ||
+            shape(mm.input(0)).size() < 2 || is_const(mm.input(0)))
+          continue;
+        const int64_t N = shape(mm.input(1))[1];
+        const Shape& cs = shape(c);
+        bool row = shape_count(cs) == N && !cs.empty() && cs.back() == N;
+        if (!row || shape(n.output(0)) != shape(mm.output(0))) continue;
+        matmul_bias_[it->second] = i;
+        fused_away_.insert(i);
+        break;
+      }
+    }
     for (int i = 0; i < g_.node_size(); ++i) {
       const auto& n = g_.node(i);
       if (!live_[i] || n.op_type() != "Mul" || n.input_size() != 2) continue;
@@ -1199,8 +1221,11 @@ class Converter {
   }
 
   void matmul(const pb::NodeProto& n, const std::string& name) {
-    const std::string out = n.output(0);
     const Shape as = shape(n.input(0)), bs = shape(n.input(1));
+    const pb::NodeProto* bias_add = nullptr;
+    for (int i = 0; i < g_.node_size(); ++i)
+      if (&g_.node(i) == &n && matmul_bias_.count(i)) bias_add = &g_.node(matmul_bias_.at(i));
+    const std::string out = bias_add ? bias_add->output(0) : n.output(0);
     if (is_const(n.input(1)) && bs.size() == 2 && as.size() >= 2) {
       const Value& b = val(n.input(1));
       const int64_t K = bs[0], N = bs[1];
@@ -1211,8 +1236,12 @@ class Converter {
       auto* p = l->mutable_inner_product_param();
       p->set_num_output(static_cast<uint32_t>(N));
       p->set_axis(static_cast<int>(as.size()) - 1);
-      p->set_bias_term(false);
+      p->set_bias_term(bias_add != nullptr);
       fill_blob(l->add_blobs(), w, {N, K});
+      if (bias_add) {
+        const std::string& c = bias_add->input(0) == n.output(0) ? bias_add->input(1) : bias_add->input(0);
+        fill_blob(l->add_blobs(), val(c).v, {N});
+      }
       produce(out, out);
       return;
     }
