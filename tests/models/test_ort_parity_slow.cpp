@@ -3,9 +3,13 @@
 // the same input: cosine >= 0.99999 and max-abs-diff <= 1e-3 * max|output|. Skips (with the
 // reason printed) only when node or onnxruntime-node is not installed
 // (install: $OCTET_SOURCE_DIR/../shared/bench/setup_peers.sh).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <iomanip>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
