@@ -25,6 +25,7 @@ void check(const ufw::NetParameter& net, LowerOptions opt = {}, unsigned seed = 
   for (const auto& l : r.lines) all += l + "\n";
   INFO(all);
   REQUIRE(r.equal);
+  REQUIRE(r.blobs_compared >= 2);
 }
 
 ufw::NetParameter conv_net(int n, int c, int h, int w, int oc, int k, int pad, int stride, int group, int dil, bool u8_out, bool bias, unsigned seed) {

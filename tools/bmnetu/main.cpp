@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
       cmp = bm::compare_with_runtime(net, low, opt);
       for (const auto& l : cmp.lines) std::cout << "cmp: " << l << "\n";
       if (!cmp.equal) throw octet::Error(model + ": cmodel result differs from the int8 runtime (see cmp lines above)");
-      std::cout << "cmp: all outputs bit-exact\n";
+      std::cout << "cmp: all outputs and " << cmp.blobs_compared << " int8 blobs bit-exact\n";
     }
     std::filesystem::create_directories(outdir);
     bm::save_bmodel(low.model, outdir + "/compilation.bmodel");

@@ -4,6 +4,7 @@
 // leaves beside compilation.bmodel. Depends on bm168x/, engine/int8_net.hpp, core/.
 #pragma once
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,13 +19,13 @@ namespace octet::bm168x {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// Loads coefficients and inputs into a fresh cmodel, runs every group, returns the outputs.
-inline std::vector<Bytes> simulate(const ModelDesc& m, const std::vector<Bytes>& inputs, Schedule sched = Schedule::GdmaFirst,
-                                   CModel::Stats* stats = nullptr) {
+// Loads coefficients and inputs into a fresh cmodel and runs every group.
+inline std::unique_ptr<CModel> run_cmodel(const ModelDesc& m, const std::vector<Bytes>& inputs, Schedule sched = Schedule::GdmaFirst) {
   const NetDesc& n = m.nets.at(0);
   const Chip& chip = chip_by_name(m.chip);
   const std::uint64_t lo = n.coeff_addr, hi = std::max(n.ctx_addr + n.ctx_size, n.coeff_addr + n.coeff.size());
-  CModel cm(chip, lo, hi - lo);
+  auto cmp = std::make_unique<CModel>(chip, lo, hi - lo);
+  CModel& cm = *cmp;
   if (!n.coeff.empty()) std::memcpy(cm.ddr(n.coeff_addr, n.coeff.size()), n.coeff.data(), n.coeff.size());
   if (inputs.size() != n.inputs.size()) throw UsageError(error_text("simulate", "expected " + std::to_string(n.inputs.size()) + " inputs"));
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -33,12 +34,17 @@ inline std::vector<Bytes> simulate(const ModelDesc& m, const std::vector<Bytes>&
     std::memcpy(cm.ddr(n.inputs[i].device_addr, inputs[i].size()), inputs[i].data(), inputs[i].size());
   }
   for (const auto& g : n.groups) cm.run_group(g, sched);
+  return cmp;
+}
+
+// The outputs of one cmodel run.
+inline std::vector<Bytes> simulate(const ModelDesc& m, const std::vector<Bytes>& inputs, Schedule sched = Schedule::GdmaFirst) {
+  auto cm = run_cmodel(m, inputs, sched);
   std::vector<Bytes> out;
-  for (const auto& t : n.outputs) {
-    const std::uint8_t* p = cm.ddr(t.device_addr, t.size);
+  for (const auto& t : m.nets.at(0).outputs) {
+    const std::uint8_t* p = cm->ddr(t.device_addr, t.size);
     out.emplace_back(p, p + t.size);
   }
-  if (stats) *stats = cm.stats();
   return out;
 }
 
@@ -56,6 +62,8 @@ inline Tensor<float> reference_input(const Shape& s, float threshold, unsigned s
 struct CompareResult {
   bool equal = true;
   std::vector<std::string> lines;  // one per output: name, elements, mismatches
+  std::size_t blobs_compared = 0;
+  std::vector<std::string> blob_mismatches;  // intermediate int8 blobs that differ
   std::vector<Bytes> inputs, outputs;
 };
 
@@ -89,7 +97,25 @@ inline CompareResult compare_with_runtime(const ufw::NetParameter& param, const 
     r.inputs.push_back(input_bytes(b, x));
   }
   net.forward();
-  r.outputs = simulate(low.model, r.inputs, Schedule::GdmaFirst);
+  auto cm = run_cmodel(low.model, r.inputs, Schedule::GdmaFirst);
+  for (const auto& t : low.model.nets.at(0).outputs) {
+    const std::uint8_t* p = cm->ddr(t.device_addr, t.size);
+    r.outputs.emplace_back(p, p + t.size);
+  }
+  // Every int8 blob stays in DDR (no neuron memory reuse), so each layer is checked too.
+  for (const auto& [name, b] : low.blobs) {
+    if (!net.has_blob(name) || b.q.dtype == DType::F32) continue;
+    const auto& rb = net.blob_raw(name);
+    if (rb.dtype() == DType::F32 || static_cast<std::uint64_t>(rb.count()) != b.bytes) continue;
+    const std::uint8_t* got = cm->ddr(b.addr, b.bytes);
+    const std::uint8_t* want = rb.dtype() == DType::I8 ? reinterpret_cast<const std::uint8_t*>(rb.s8.data()) : rb.u8.data();
+    ++r.blobs_compared;
+    if (std::memcmp(got, want, b.bytes) != 0) r.blob_mismatches.push_back(name);
+  }
+  if (!r.blob_mismatches.empty()) {
+    r.equal = false;
+    r.lines.push_back("first differing blob: " + r.blob_mismatches.front() + " (" + std::to_string(r.blob_mismatches.size()) + " blobs differ)");
+  }
   std::vector<Bytes> other;
   if (both_schedules) other = simulate(low.model, r.inputs, Schedule::TiuFirst);
   for (std::size_t i = 0; i < low.outputs.size(); ++i) {
