@@ -139,6 +139,9 @@ TEST_CASE("int8 conv: every algorithm equals the reference", "[int8][conv]") {
       {5, 2, 2, 1, 4, 8, 12, 9, 9},     // grouped
       {3, 1, 1, 1, 8, 8, 8, 10, 9},     // depthwise
       {3, 2, 1, 1, 6, 6, 12, 9, 8},     // depthwise, channel multiplier 2
+      {3, 1, 1, 1, 8, 8, 8, 5, 40},     // depthwise, rows wide enough for the fused 16-column pass
+      {5, 1, 2, 1, 4, 4, 8, 6, 37},     // depthwise 5x5, multiplier 2, fused pass + tails
+      {3, 1, 2, 2, 3, 3, 3, 7, 35},     // depthwise dilated, fused pass
       {1, 2, 0, 1, 1, 5, 7, 6, 6},      // 1x1 strided (im2col)
       {5, 1, 2, 1, 1, 4, 6, 6, 7},      // 5x5 "same" (shifted-plane im2col)
       {3, 1, 1, 1, 1, 16, 16, 1, 1},    // 1x1 plane, 3x3 same

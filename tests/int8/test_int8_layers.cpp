@@ -404,3 +404,63 @@ layer { name: "rf" type: "ReLU" bottom: "x" top: "rf" forward_with_float: true t
   for (int64_t i = 0; i < x.size(); ++i) want_rf.push_back(fixed::quantize_value(std::max(x[i], 0.f), s));
   REQUIRE(codes(n, "rf") == want_rf);
 }
+
+namespace {
+// A data source like the Data layer: fills its top with known floats every forward.
+struct Ramp : engine::Layer {
+  using Layer::Layer;
+  std::vector<Shape> reshape(const std::vector<Shape>&) override { return {{2, 6}}; }
+  void forward(const std::vector<const engine::FloatTensor*>&, const std::vector<engine::FloatTensor*>& t) override {
+    for (int64_t i = 0; i < t[0]->size(); ++i) (*t[0])[i] = -1.5f + 0.31f * static_cast<float>(i);
+  }
+  bool is_data_source() const override { return true; }
+};
+}  // namespace
+
+TEST_CASE("data-source layers run in float and are quantised with their top_quant", "[int8][net]") {
+  engine::LayerRegistry reg = engine::default_registry();
+  reg.add("Ramp", engine::make<Ramp>);
+  auto net = ir::parse_prototxt(R"(
+layer { name: "src" type: "Ramp" top: "x" top_quant { threshold: 2 dtype: INT8 } }
+layer { name: "r" type: "ReLU" bottom: "x" top: "r" top_quant { threshold: 2 dtype: INT8 } }
+)");
+  engine::Int8NetOptions o;
+  o.registry = &reg;
+  Int8Net n(net, o);
+  REQUIRE(!n.layers()[0].int8);
+  REQUIRE(n.layers()[1].int8);
+  n.forward();
+  const float s = scale_of(2, false);
+  std::vector<int> want_x, want_r;
+  for (int i = 0; i < 12; ++i) {
+    want_x.push_back(fixed::quantize_value(-1.5f + 0.31f * static_cast<float>(i), s));
+    want_r.push_back(std::max(want_x.back(), 0));
+  }
+  REQUIRE(codes(n, "x") == want_x);
+  REQUIRE(codes(n, "r") == want_r);
+  REQUIRE(n.output_names() == std::vector<std::string>{"r"});
+}
+
+TEST_CASE("Int8Net reshape_input rebuilds for a new batch; bad inputs are errors", "[int8][net]") {
+  auto net = ir::parse_prototxt(R"(
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 3 } } top_quant { threshold: 1 dtype: INT8 } }
+layer { name: "r" type: "ReLU" bottom: "x" top: "r" top_quant { threshold: 1 dtype: INT8 } }
+)");
+  Int8Net n(net);
+  REQUIRE(n.input_names() == std::vector<std::string>{"x"});
+  REQUIRE_THROWS_AS(n.set_input("x", Tensor<float>({2, 3})), ShapeError);
+  REQUIRE_THROWS_AS(n.set_input("nope", Tensor<float>({1, 3})), ModelError);
+  REQUIRE_THROWS_AS(n.blob_raw("nope"), ModelError);
+  n.reshape_input("x", {2, 3});
+  REQUIRE(n.blob_shape("r") == Shape{2, 3});
+  Tensor<float> x({2, 3});
+  for (int i = 0; i < 6; ++i) x[i] = static_cast<float>(i - 3) * 0.25f;
+  n.set_input("x", x);
+  n.forward();
+  const auto r = n.blob_float("r");
+  for (int i = 0; i < 6; ++i) REQUIRE(r[i] == fixed::dequantize(fixed::quantize_value(std::max(x[i], 0.f), scale_of(1, false)), scale_of(1, false)));
+  // An INT8 top_quant without a threshold or scale is a model error naming the layer.
+  auto bad = net;
+  bad.mutable_layer(1)->mutable_top_quant(0)->clear_threshold();
+  REQUIRE_THROWS_AS(Int8Net(bad), ModelError);
+}

@@ -120,7 +120,9 @@ inline void dequantize_weight_blobs(ufw::LayerParameter& l, float s_in, const st
 
 class Int8Net {
  public:
-  explicit Int8Net(const ufw::NetParameter& param, Int8NetOptions opts = {}) : opts_(std::move(opts)) { build(param); }
+  explicit Int8Net(const ufw::NetParameter& param, Int8NetOptions opts = {}) : opts_(std::move(opts)), param_(param) {
+    build(param_);
+  }
   Int8Net(const Int8Net&) = delete;
   Int8Net& operator=(const Int8Net&) = delete;
 
@@ -142,6 +144,18 @@ class Int8Net {
                        shape_str(dst.shape));
     dst.from_float(t.data());
   }
+
+  // Changes input shapes (e.g. the batch) and rebuilds every layer; blob contents are lost.
+  void reshape_inputs(const std::map<std::string, Shape>& shapes) {
+    for (const auto& [n, sh] : shapes) opts_.input_shapes[n] = sh;
+    steps_.clear();
+    infos_.clear();
+    blobs_.clear();
+    current_.clear();
+    shadow_.reset();
+    build(param_);
+  }
+  void reshape_input(const std::string& name, const Shape& shape) { reshape_inputs({{name, shape}}); }
 
   void forward() {
     for (auto& st : steps_) {
@@ -338,6 +352,7 @@ class Int8Net {
   }
 
   Int8NetOptions opts_;
+  ufw::NetParameter param_;  // as given, for reshape_inputs
   std::unique_ptr<Net> shadow_;
   std::deque<QBlob> blobs_;  // stable addresses
   std::map<std::string, size_t> current_;

@@ -195,6 +195,13 @@ void im2col_same_s1(const Conv2dParams& p, const Conv2dShape& s, const T* im, T*
     }
 }
 
+// acc[ow] += w * r[ow] for ow in [lo, hi). Separate restrict pointers: an int8/uint8 pointer
+// may alias anything, which otherwise keeps the compiler from vectorising the loop.
+template <Int8Activation TI>
+inline void tap_row(std::int32_t* __restrict acc, const TI* __restrict r, std::int32_t w, int64_t lo, int64_t hi) {
+  for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += w * static_cast<std::int32_t>(r[ow]);
+}
+
 }  // namespace int8_conv_detail
 
 namespace reference {
@@ -326,8 +333,30 @@ class Int8Conv2d {
         offs[3 * kw] = kw * p.dilation_w - p.pad_left;
         valid_output_range(offs[3 * kw], p.stride_w, W, OW, offs[3 * kw + 1], offs[3 * kw + 2]);
       }
+      // Stride 1: columns whose every tap is inside the row take all taps in one pass, 16
+      // outputs at a time in registers; the rest go tap by tap below.
+      int64_t ilo = 0, ihi = OW;
+      for (int64_t kw = 0; kw < KW; ++kw) ilo = std::max(ilo, offs[3 * kw + 1]), ihi = std::min(ihi, offs[3 * kw + 2]);
+      const bool fused = p.stride_w == 1 && ihi - ilo >= 16;
+      const int64_t fhi = fused ? ilo + (ihi - ilo) / 16 * 16 : ilo;
       for (int64_t oh = 0; oh < s.out_h; ++oh) {
         std::fill(acc, acc + OW, 0);
+        if (fused) {
+          for (int64_t ow0 = ilo; ow0 < fhi; ow0 += 16) {
+            std::int32_t v[16] = {};
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+              if (ih < 0 || ih >= s.in_h) continue;
+              const TI* row = plane + ih * W + ow0;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const std::int32_t wv = w[kh * KW + kw];
+                const TI* r = row + offs[3 * kw];
+                for (int j = 0; j < 16; ++j) v[j] += wv * static_cast<std::int32_t>(r[j]);
+              }
+            }
+            std::memcpy(acc + ow0, v, sizeof v);
+          }
+        }
         for (int64_t kh = 0; kh < KH; ++kh) {
           const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
           if (ih < 0 || ih >= s.in_h) continue;
@@ -336,8 +365,9 @@ class Int8Conv2d {
             const std::int32_t wv = w[kh * KW + kw];
             const int64_t off = offs[3 * kw], lo = offs[3 * kw + 1], hi = offs[3 * kw + 2];
             if (p.stride_w == 1) {
-              const TI* r = row + off;
-              for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += wv * static_cast<std::int32_t>(r[ow]);
+              // Skip the columns the fused pass did.
+              int8_conv_detail::tap_row(acc, row + off, wv, lo, std::min(hi, ilo));
+              int8_conv_detail::tap_row(acc, row + off, wv, std::max(lo, fhi), hi);
             } else {
               for (int64_t ow = lo; ow < hi; ++ow)
                 acc[ow] += wv * static_cast<std::int32_t>(row[ow * p.stride_w + off]);
