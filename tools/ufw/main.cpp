@@ -1,5 +1,10 @@
 // ufw: run umodels on the CPU (forward, bench, info, init_weights, test_fp32, test_int8).
 // Flag parsing only; the commands live in octet/engine/ufw_commands.hpp.
+// GCC 12 reports its own AVX-512 intrinsics (_mm512_undefined_*) as maybe-uninitialized once the
+// int8 requantisation rows are inlined here (GCC bug 105593); the warning is a false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <iostream>
 #include <set>
 
