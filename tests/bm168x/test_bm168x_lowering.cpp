@@ -237,3 +237,29 @@ layer { name: "soft" type: "Softmax" bottom: "x" top: "y" top_quant { threshold:
     }
   }
 }
+
+TEST_CASE("bmnetu lowering property: random single convolutions with forced small tiles equal the int8 runtime", "[bm168x]") {
+  std::mt19937 rng(2024);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int it = 0; it < 24; ++it) {
+    const int k = pick(1, 4), stride = pick(1, 3), pad = pick(0, std::min(3, k)), dil = k > 1 ? pick(1, 2) : 1;
+    int group = 1;
+    const int kind = pick(0, 2);
+    int c = pick(1, 9), oc = pick(1, 9);
+    if (kind == 1) group = c = oc = pick(2, 80);  // depthwise, sometimes more than 64 channels
+    if (kind == 2) group = pick(2, 3), c = group * pick(1, 3), oc = group * pick(1, 3);
+    if (kind == 0 && pick(0, 3) == 0) c = pick(60, 70), oc = pick(60, 140);
+    const int ext = dil * (k - 1) + 1;
+    const int h = pick(std::max(1, ext - 2 * pad), 12), w = pick(std::max(1, ext - 2 * pad), 12);
+    const int n = group > 1 && kind == 2 ? pick(1, 2) : pick(1, 3);
+    const bool u8 = pick(0, 1) == 1, bias = pick(0, 3) != 0;
+    INFO("it " << it << ": n" << n << " c" << c << " " << h << "x" << w << " oc" << oc << " k" << k << " s" << stride << " p" << pad
+               << " d" << dil << " g" << group);
+    const auto net = conv_net(n, c, h, w, oc, k, pad, stride, group, dil, u8, bias, 100u + static_cast<unsigned>(it));
+    LowerOptions opt;
+    opt.opt = pick(0, 2);
+    opt.max_tile_h = pick(1, 3);
+    opt.max_tile_n = pick(1, 2);
+    check(net, opt, static_cast<unsigned>(it));
+  }
+}

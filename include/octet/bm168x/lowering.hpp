@@ -579,8 +579,10 @@ class Lowerer {
     const std::uint64_t gb = has_bias ? add_coeff(l.name() + ".bias", bias.data(), bias.size() * 4) : 0;
     const std::uint64_t gp = add_coeff(l.name() + ".requant", prm.data(), prm.size() * 4);
     LBuf W{0, lane_bytes(1, OC, 1, K, 1)}, B{0, lane_bytes(1, OC, 1, 1, 4)}, P{0, lane_bytes(1, OC, 1, 2, 4)};
+    // Input rows a tile of output rows reads; empty when every window lies in the bottom padding.
     auto in_rows = [&](int oh0, int oh) {
       const int lo = std::max(0, oh0 * cs.sh - cs.pt);
+      if (lo >= IH) return std::pair<int, int>{IH, IH};
       const int hi = std::min(IH, (oh0 + oh - 1) * cs.sh - cs.pt + (cs.kh - 1) * cs.dh + 1);
       return std::pair<int, int>{lo, std::max(hi, lo + 1)};
     };
@@ -620,7 +622,7 @@ class Lowerer {
     // of tile k, so the in-order GDMA queue can run it while the TIU works.
     auto load_tile = [&](std::size_t k) {
       const auto [a0, a1] = in_rows(ts[k].h0, ts[k].h);
-      load(in, ts[k].n0, ts[k].n, 0, IC, a0, a1 - a0, I[k % static_cast<std::size_t>(nb)]);
+      if (a1 > a0) load(in, ts[k].n0, ts[k].n, 0, IC, a0, a1 - a0, I[k % static_cast<std::size_t>(nb)]);
     };
     if (!ts.empty()) load_tile(0);
     for (std::size_t k = 0; k < ts.size(); ++k) {
@@ -630,9 +632,10 @@ class Lowerer {
       const int ih = r1 - r0;
       if (k > 0 && nb == 1) load_tile(k);
       if (nb == 2 && k + 1 < ts.size()) load_tile(k + 1);
-      const int pad_t = r0 - (t.h0 * cs.sh - cs.pt);
+      // no input rows: the windows see only padding (opd0_h 0), the pads are then irrelevant
+      const int pad_t = ih == 0 ? 0 : r0 - (t.h0 * cs.sh - cs.pt);
       const int need_hi = (t.h0 + t.h - 1) * cs.sh - cs.pt + (cs.kh - 1) * cs.dh + 1;
-      const int pad_b = std::max(0, need_hi - r1);
+      const int pad_b = ih == 0 ? 0 : std::max(0, need_hi - r1);
       check4(l, pad_t, "tile pad_top"), check4(l, pad_b, "tile pad_bottom");
       ConvGeom geo{cs.kh, cs.kw, cs.sh, cs.sw, cs.dh, cs.dw, pad_t, pad_b, cs.pl, cs.pr};
       const int ib = in.elem_bytes();
@@ -901,6 +904,7 @@ class Lowerer {
     const int N = out.n, C = out.c, OH = out.h, OW = out.w, IH = in.h, IW = in.w;
     auto in_rows = [&](int oh0, int oh) {
       const int lo = std::max(0, oh0 * SH - PT);
+      if (lo >= IH) return std::pair<int, int>{IH, IH};
       const int hi = std::min(IH, (oh0 + oh - 1) * SH - PT + KH);
       return std::pair<int, int>{lo, std::max(hi, lo + 1)};
     };
@@ -930,7 +934,7 @@ class Lowerer {
     const bool s = in.q.dtype != DType::U8;
     auto load_tile = [&](std::size_t k) {
       const auto [a0, a1] = in_rows(ts[k].h0, ts[k].h);
-      load(in, ts[k].n0, ts[k].n, 0, C, a0, a1 - a0, I[k % static_cast<std::size_t>(nb)]);
+      if (a1 > a0) load(in, ts[k].n0, ts[k].n, 0, C, a0, a1 - a0, I[k % static_cast<std::size_t>(nb)]);
     };
     if (!ts.empty()) load_tile(0);
     for (std::size_t k = 0; k < ts.size(); ++k) {
@@ -939,8 +943,8 @@ class Lowerer {
       const auto [r0, r1] = in_rows(t.h0, t.h);
       if (k > 0 && nb == 1) load_tile(k);
       if (nb == 2 && k + 1 < ts.size()) load_tile(k + 1);
-      const int pad_t = r0 - (t.h0 * SH - PT);
-      const int pad_b = std::max(0, (t.h0 + t.h - 1) * SH - PT + KH - r1);
+      const int pad_t = r1 == r0 ? 0 : r0 - (t.h0 * SH - PT);
+      const int pad_b = r1 == r0 ? 0 : std::max(0, (t.h0 + t.h - 1) * SH - PT + KH - r1);
       const int pad_r = std::max(0, (OW - 1) * SW - PL + KW - IW);
       check4(l, pad_t, "tile pad_top"), check4(l, pad_b, "tile pad_bottom"), check4(l, pad_r, "pad_right");
       ConvGeom geo{KH, KW, SH, SW, 1, 1, pad_t, pad_b, PL, pad_r};
