@@ -215,7 +215,9 @@ class Comparison {
   // dropped, forward_with_float set); top_quant is kept so the borders convert as calibrated.
   // Without an fp32 twin of the layer (a convolution with merged BatchNorm), its int8
   // weights are dequantised instead (weight rounding stays; the report notes it).
-  ufw::NetParameter with_float_layers(const std::set<int>& fl) const {
+  // Layers in `keep_grid` compute in float but keep their tops' int8/uint8 storage, so a
+  // consumer reads their float result on the grid it has in the int8 net.
+  ufw::NetParameter with_float_layers(const std::set<int>& fl, const std::set<int>& keep_grid = {}) const {
     ufw::NetParameter p = q_;
     for (int i : fl) {
       auto* l = p.mutable_layer(i);
@@ -236,6 +238,10 @@ class Comparison {
       }
       l->clear_int8_param();
       l->set_forward_with_float(true);
+      // Float storage for its tops (docs/int8-umodel.md: FP32 = runs in float); the threshold
+      // stays, so an int8 consumer quantises at the border as calibrated.
+      if (!keep_grid.count(i))
+        for (auto& tq : *l->mutable_top_quant()) tq.set_dtype(ufw::BlobProto::FP32);
     }
     return p;
   }
@@ -350,9 +356,13 @@ class Comparison {
             if (runs_int8(i)) all_int8.insert(i);
           for (int i : order_) {
             if (!runs_int8(i)) continue;
-            std::set<int> others = all_int8;
+            std::set<int> others = all_int8, producers;
             others.erase(i);
-            own.emplace_back(i, make_q_(with_float_layers(others)));
+            // Its inputs: fp32 results on the producers' real grids (an int8 layer never
+            // reads anything else), so a uint8 input keeps its 255 steps.
+            for (const auto& b : q_.layer(i).bottom())
+              if (auto p = producer_.find(b); p != producer_.end() && runs_int8(p->second)) producers.insert(p->second);
+            own.emplace_back(i, make_q_(with_float_layers(others, producers)));
             own.back().second->forward();
           }
           r.own_measured = true;
@@ -374,7 +384,9 @@ class Comparison {
             mn = std::min<double>(mn, v);
             mx = std::max<double>(mx, std::abs(v));
           }
-          const double R = std::max(L.threshold.value_or(0.0), mx) * 1.05;
+          // Later records reach further than the first: leave headroom beyond both the first
+          // record's abs-max and the threshold, whose marker must stay visible.
+          const double R = std::max(L.threshold.value_or(0.0) * 1.3, mx * 1.5);
           L.hist.init(mn >= 0 ? 0.0 : -R, R > 0 ? R : 1.0, opts_.hist_bins);
         }
         L.hist.add(a.span());

@@ -236,7 +236,7 @@ inline std::string format_table(const Report& r, size_t max_rows = 0) {
     any = true;
     o << "  " << L.layer << ": " << L.suggestion << "\n";
   }
-  if (!any) o << "no layer below cosine " << detail::fmt("%g", r.cos_bar) << "\n";
+  if (!any) o << "no layer flagged (none alone costs more than 1 - " << detail::fmt("%g", r.cos_bar) << " of cosine)\n";
   return o.str();
 }
 
