@@ -179,6 +179,25 @@ TEST_CASE("MatMul + Add(bias) on 3-D input is one InnerProduct with bias", "[onn
   for (const auto& x : d) CHECK(x.ok);
 }
 
+TEST_CASE("--cmp flags a converted net that disagrees with the reference", "[onnx][import][cmp]") {
+  G g;
+  g.input("x", {1, 6});
+  g.init("w", {6, 3}, std::vector<float>(18, 0.5f));
+  g.node("MatMul", {"x", "w"}, {"y"});
+  g.output("y");
+  auto r = imp(g, {{1, 6}});
+  auto ok = ox::compare_with_reference(g.m, r, {ox::seeded_input(6)}, ox::onnx_runtime_registry());
+  REQUIRE(ok.size() == 1);
+  CHECK(ok[0].ok);
+  CHECK(ok[0].is_output);
+  // Tamper with one weight: the output must be reported beyond tolerance.
+  r.net.mutable_layer(1)->mutable_blobs(0)->set_data(0, 3.0f);
+  auto bad = ox::compare_with_reference(g.m, r, {ox::seeded_input(6)}, ox::onnx_runtime_registry());
+  REQUIRE(bad.size() == 1);
+  CHECK_FALSE(bad[0].ok);
+  CHECK(bad[0].max_abs_diff > 0.01);
+}
+
 TEST_CASE("a constant graph output is produced by a Parameter layer", "[onnx][import]") {
   G g;
   g.input("x", {2, 5});
