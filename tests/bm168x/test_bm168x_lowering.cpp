@@ -263,3 +263,40 @@ TEST_CASE("bmnetu lowering property: random single convolutions with forced smal
     check(net, opt, static_cast<unsigned>(it));
   }
 }
+
+TEST_CASE("bmnetu lowering property: random pooling and ReLU layers with forced small tiles equal the int8 runtime", "[bm168x]") {
+  std::mt19937 rng(77);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int it = 0; it < 16; ++it) {
+    const bool avg = pick(0, 1) == 1;
+    const int k = pick(1, 4), s = pick(1, 3);
+    const int pad = avg ? 0 : pick(0, k - 1);
+    const int c = pick(1, 150), n = pick(1, 3);
+    // AVE: windows never cross the border, so one divisor (Caffe ceil rounding included)
+    const int h = avg ? k + s * pick(0, 4) : pick(k, 12), w = avg ? k + s * pick(0, 4) : pick(k, 12);
+    const bool u8 = pick(0, 1) == 1;
+    std::string text = "name: \"p\"\nlayer { name: \"in\" type: \"Input\" top: \"x\" input_param { shape { dim: " + std::to_string(n) +
+                       " dim: " + std::to_string(c) + " dim: " + std::to_string(h) + " dim: " + std::to_string(w) +
+                       " } } top_quant { threshold: 3 dtype: INT8 } }\n"
+                       "layer { name: \"r\" type: \"ReLU\" bottom: \"x\" top: \"r\" top_quant { threshold: 2.5 dtype: " +
+                       std::string(u8 ? "UINT8" : "INT8") + " } int8_param { multiplier: 1288490189 shift: 30 } }\n"
+                       "layer { name: \"pool\" type: \"Pooling\" bottom: \"r\" top: \"y\" pooling_param { pool: " + (avg ? "AVE" : "MAX") +
+                       " kernel_size: " + std::to_string(k) + " stride: " + std::to_string(s) + " pad: " + std::to_string(pad) +
+                       " } top_quant { threshold: 2.5 dtype: " + (u8 ? "UINT8" : "INT8") + " } }\n";
+    auto net = ir::parse_prototxt(text);
+    if (avg) {
+      auto* ip = layer(net, "pool").mutable_int8_param();
+      for (int d = 1; d <= k * k; ++d) {
+        const auto m = fixed::quantize_multiplier(1.0 / d);
+        ip->add_multiplier(m.multiplier);
+        ip->add_shift(m.shift);
+      }
+    }
+    INFO("it " << it << ": " << (avg ? "AVE" : "MAX") << " n" << n << " c" << c << " " << h << "x" << w << " k" << k << " s" << s << " p" << pad);
+    LowerOptions opt;
+    opt.opt = pick(0, 2);
+    opt.max_tile_h = pick(1, 3);
+    opt.max_tile_n = pick(1, 2);
+    check(net, opt, static_cast<unsigned>(it) + 50);
+  }
+}
