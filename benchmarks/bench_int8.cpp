@@ -350,7 +350,12 @@ BENCHMARK(BM_Resnet8_int8)->Args({64, 1})->Unit(benchmark::kMillisecond)->UseRea
 ufw::NetParameter load_pair(const char* env) {
   const std::string v = env;
   const auto colon = v.find(':');
-  return ir::load_umodel(v.substr(0, colon), colon == std::string::npos ? std::string() : v.substr(colon + 1));
+  auto net = ir::load_umodel(v.substr(0, colon), colon == std::string::npos ? std::string() : v.substr(colon + 1));
+  // Deploy nets exported at batch 1 may pin the batch in a Reshape; keep it ("0": copy).
+  for (auto& l : *net.mutable_layer())
+    if (l.type() == "Reshape" && l.reshape_param().shape().dim_size() > 0 && l.reshape_param().shape().dim(0) == 1)
+      l.mutable_reshape_param()->mutable_shape()->set_dim(0, 0);
+  return net;
 }
 void BM_Resnet8Calibrated_fp32(benchmark::State& state) {
   const char* e = std::getenv("OCTET_FP32_RESNET8");
