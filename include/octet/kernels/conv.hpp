@@ -11,9 +11,12 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "octet/core/error.hpp"
 #include "octet/core/parallel.hpp"
+#include "octet/kernels/conv_gemm.hpp"
 #include "octet/kernels/fused_activation.hpp"
 #include "octet/kernels/gemm.hpp"
 #include "octet/kernels/im2col.hpp"
@@ -90,6 +93,26 @@ inline int64_t conv2d_scratch_size(const Conv2dParams& p, const Conv2dShape& s,
                                    int64_t threads = num_threads()) {
   if (conv2d_algo(p, s) != Conv2dAlgo::Im2colGemm) return 0;
   return conv_detail::col_size(p, s) * (conv_detail::batch_parallel(s, threads) ? threads : 1);
+}
+
+// The GEMM algorithms run on conv_gemm (weights packed once, bias + activation in the tile
+// epilogue) for float on AVX2/AVX-512 machines; elsewhere on gemm.hpp.
+template <typename T>
+inline constexpr bool kPackedGemm = std::is_same_v<T, float> && conv_gemm::kAvailable;
+
+// Floats conv2d_pack_weights writes (0 when the packed path does not apply).
+template <typename T = float>
+int64_t conv2d_packed_weight_size(const Conv2dParams& p, const Conv2dShape& s) {
+  if (!kPackedGemm<T> || conv2d_algo(p, s) == Conv2dAlgo::Depthwise) return 0;
+  const int64_t Og = s.out_c / p.group, K = s.in_c / p.group * p.kernel_h * p.kernel_w;
+  return p.group * conv_gemm::packed_a_size(Og, K);
+}
+
+// Packs [O, I/group, kh, kw] weights per group for conv_gemm; done once when weights are set.
+inline void conv2d_pack_weights(const Conv2dParams& p, const Conv2dShape& s, const float* weight, float* out) {
+  const int64_t Og = s.out_c / p.group, K = s.in_c / p.group * p.kernel_h * p.kernel_w;
+  const int64_t per = conv_gemm::packed_a_size(Og, K);
+  for (int64_t g = 0; g < p.group; ++g) conv_gemm::pack_a(Og, K, weight + g * Og * K, K, out + g * per);
 }
 
 namespace conv_detail {
@@ -212,7 +235,8 @@ void bias_act_planes(const Conv2dParams& p, int64_t channels, int64_t plane, con
 // One image through GEMM (1x1) or im2col + GEMM; `col` is unused for 1x1.
 template <typename T>
 void gemm_image(const Conv2dParams& p, const Conv2dShape& s, Conv2dAlgo algo, const T* in,
-                const T* weight, const T* bias, T* out, T* col, bool inner_parallel) {
+                const T* weight, const T* bias, T* out, T* col, bool inner_parallel,
+                const T* packed = nullptr) {
   const int64_t G = p.group, Ig = s.in_c / G, Og = s.out_c / G;
   const int64_t opl = s.out_h * s.out_w, K = Ig * p.kernel_h * p.kernel_w;
   const T* src = in;
@@ -226,6 +250,15 @@ void gemm_image(const Conv2dParams& p, const Conv2dShape& s, Conv2dAlgo algo, co
       im2col(g, in, col);
     }
     src = col;
+  }
+  if constexpr (kPackedGemm<T>) {
+    if (packed) {
+      const int64_t per = conv_gemm::packed_a_size(Og, K);
+      for (int64_t gi = 0; gi < G; ++gi)
+        conv_gemm::run(Og, opl, K, packed + gi * per, src + gi * K * opl, opl, bias ? bias + gi * Og : nullptr,
+                       out + gi * Og * opl, opl, p.activation, inner_parallel);
+      return;
+    }
   }
   for (int64_t gi = 0; gi < G; ++gi) {
     const T* a = weight + gi * Og * K;
@@ -247,10 +280,20 @@ void gemm_image(const Conv2dParams& p, const Conv2dShape& s, Conv2dAlgo algo, co
 
 // output[N, O, OH, OW] = act(conv(input[N, C, H, W], weight) + bias). bias may be null.
 // scratch must hold conv2d_scratch_size(p, s, t) elements for some t >= 1 (fewer slots than
-// threads just means less batch parallelism).
+// threads just means less batch parallelism). packed: conv2d_pack_weights of `weight`, or null
+// (then the weights are packed here into a grow-only per-thread buffer; runtimes pass them).
 template <typename T>
 void conv2d(const Conv2dParams& p, const Conv2dShape& s, const T* input, const T* weight,
-            const T* bias, T* output, std::span<T> scratch) {
+            const T* bias, T* output, std::span<T> scratch, const T* packed = nullptr) {
+  if constexpr (kPackedGemm<T>) {
+    const int64_t psize = conv2d_packed_weight_size<T>(p, s);
+    if (psize > 0 && !packed) {
+      thread_local std::vector<float> buf;
+      if (static_cast<int64_t>(buf.size()) < psize) buf.resize(static_cast<size_t>(psize));
+      conv2d_pack_weights(p, s, weight, buf.data());
+      packed = buf.data();
+    }
+  }
   const Conv2dAlgo algo = conv2d_algo(p, s);
   const int64_t in_img = s.in_c * s.in_h * s.in_w, out_img = s.out_c * s.out_h * s.out_w;
   const int64_t threads = num_threads();
@@ -282,13 +325,13 @@ void conv2d(const Conv2dParams& p, const Conv2dShape& s, const T* input, const T
       T* colbuf = col > 0 ? scratch.data() + w * col : nullptr;
       for (int64_t n = w; n < s.batch; n += workers)
         conv_detail::gemm_image(p, s, algo, input + n * in_img, weight, bias, output + n * out_img,
-                                colbuf, false);
+                                colbuf, false, packed);
     });
     return;
   }
   for (int64_t n = 0; n < s.batch; ++n)
     conv_detail::gemm_image(p, s, algo, input + n * in_img, weight, bias, output + n * out_img,
-                            col > 0 ? scratch.data() : nullptr, threads > 1);
+                            col > 0 ? scratch.data() : nullptr, threads > 1, packed);
 }
 
 namespace reference {
