@@ -25,8 +25,8 @@ FW=$T/u/resnet8_bmneto.fp32umodel
 $PY - "$T/dump/CPU_iter0000.npz" <<'EOF'
 import sys, numpy as np
 z = np.load(sys.argv[1])
-assert "/fc/Gemm_output_0" in z.files and "input" in z.files, z.files
-assert z["/fc/Gemm_output_0"].shape == (1, 10)
+assert "output" in z.files and "input" in z.files, z.files
+assert z["output"].shape == (1, 10)
 EOF
 
 $PY "$SRC/tests/eval/make_int8_pair.py" "$FM" "$FW" "$T/dump" "$T/good" --label >/dev/null

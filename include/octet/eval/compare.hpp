@@ -339,7 +339,7 @@ class Comparison {
       }
     }
 
-    std::vector<std::pair<int, std::unique_ptr<BlobSource>>> own;
+    std::vector<std::pair<int, std::unique_ptr<BlobSource>>> own, ref;
     AccuracySummary acc;
     acc.blob = opts_.output_blob;
     PairStats out_stats;
@@ -364,11 +364,17 @@ class Comparison {
               if (auto p = producer_.find(b); p != producer_.end() && runs_int8(p->second)) producers.insert(p->second);
             own.emplace_back(i, make_q_(with_float_layers(others, producers)));
             own.back().second->forward();
+            // Its reference: the same inputs through its fp32 layer, so the error it adds is
+            // measured apart from what its input grid already cost.
+            std::set<int> all_but_grid = all_int8;
+            ref.emplace_back(i, make_q_(with_float_layers(all_but_grid, producers)));
+            ref.back().second->forward();
           }
           r.own_measured = true;
         }
       } else {
         for (auto& [i, src] : own) src->forward();
+        for (auto& [i, src] : ref) src->forward();
       }
       for (auto& L : r.layers) {
         const FloatTensor& a = fp->blob(L.blob);
@@ -396,11 +402,15 @@ class Comparison {
             L.scatter.push_back({a[k], b[k]});
         }
       }
-      for (auto& [i, src] : own) {
+      for (size_t k = 0; k < own.size(); ++k) {
+        const int i = own[k].first;
         for (const auto& t : q_.layer(i).top()) {
           auto& L = r.layers[slot.at(t)];
           if (!L.own) L.own = PairStats{};
-          L.own->add(fp->blob(t).span(), src->blob(t).span());
+          if (!L.added) L.added = PairStats{};
+          const auto& mine = own[k].second->blob(t);
+          L.own->add(fp->blob(t).span(), mine.span());
+          L.added->add(ref[k].second->blob(t).span(), mine.span());
         }
       }
       out_stats.add(fp->blob(opts_.output_blob).span(), q->blob(opts_.output_blob).span());

@@ -56,6 +56,8 @@ struct LayerReport {
   std::optional<double> threshold;
   PairStats acc;                 // int8 net vs fp32 net (error accumulated from the input)
   std::optional<PairStats> own;  // this int8 layer fed with fp32 inputs vs fp32 (its own error)
+  // this int8 layer vs its fp32 layer on the same (grid) inputs: the error it adds itself
+  std::optional<PairStats> added;
   std::vector<std::string> bottoms;  // blobs the layer reads (for input_cos / damage)
   std::optional<double> input_cos;      // lowest accumulated cosine among the bottoms (finalize)
   std::optional<double> input_own_cos;  // lowest own cosine among the bottoms' producers (finalize)
@@ -158,6 +160,7 @@ inline std::string suggest(const LayerReport& L) {
 }
 
 // Damage, flags and suggestions. Damage is the cosine a layer loses by itself:
+//  - added error measured (int8 layer vs its fp32 layer on the same grid inputs): 1 - its cosine;
 //  - own error measured: own cosine of the inputs' producers (1 when they run in float or
 //    are not compared) minus the layer's own cosine. An int8 layer reads its input on the
 //    producer's grid, so its own run inherits the producer's rounding/clipping; subtracting
@@ -185,7 +188,10 @@ inline void finalize(Report& r) {
   }
   for (auto& L : r.layers) {
     std::optional<double> c;
-    if (L.own) {
+    if (L.added) {
+      c = L.added->cosine();
+      L.damage = c ? std::max(0.0, 1.0 - *c) : 0.0;
+    } else if (L.own) {
       c = L.own->cosine();
       L.damage = c ? std::max(0.0, L.input_own_cos.value_or(1.0) - *c) : 0.0;
     } else {
@@ -320,7 +326,7 @@ inline std::string to_json(const Report& r) {
       << ",\"absmax\":" << num(L.acc.n ? std::optional<double>(L.acc.ref_absmax) : std::nullopt)
       << ",\"int8_absmax\":" << num(L.acc.n ? std::optional<double>(L.acc.test_absmax) : std::nullopt)
       << ",\"saturation\":" << num(L.saturation()) << ",\"acc\":" << metrics(L.acc)
-      << ",\"own\":" << (L.own ? metrics(*L.own) : "null") << ",\"input_cos\":" << num(L.input_cos) << ",\"input_own_cos\":" << num(L.input_own_cos)
+      << ",\"own\":" << (L.own ? metrics(*L.own) : "null") << ",\"added\":" << (L.added ? metrics(*L.added) : "null") << ",\"input_cos\":" << num(L.input_cos) << ",\"input_own_cos\":" << num(L.input_own_cos)
       << ",\"damage\":" << num(L.damage) << ",\"flagged\":" << (L.flagged ? "true" : "false")
       << ",\"suggestion\":" << str(L.suggestion) << ",\"per_channel\":" << (L.per_channel ? "true" : "false")
       << ",\"weight_channel_ratio\":" << num(L.weight_channel_ratio) << ",\"hist\":{\"lo\":" << num(L.hist.lo)

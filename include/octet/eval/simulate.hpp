@@ -1,5 +1,6 @@
-// Fake-quantised simulation of an int8 umodel on the fp32 runtime: every tensor an int8 layer
-// produces is rounded to its BlobQuant grid (q = clamp(round(x/s)), value q·s, via
+// Fake-quantised simulation of an int8 umodel on the fp32 runtime: every tensor stored INT8/UINT8
+// (written by an int8 layer, or by a float layer whose top_quant keeps an int8 dtype) is rounded
+// to its BlobQuant grid (q = clamp(round(x/s)), value q·s, via
 // fixed/quantize.hpp), an int8 layer's float-produced inputs are quantised at the border with
 // the producer's BlobQuant (as the int8 runtime does), and int8 weights are dequantised
 // (int8_data · scaleToFloat[PerChannel], int32 bias · s_in · s_w). fp32 weights of a layer that
@@ -85,10 +86,14 @@ inline ufw::NetParameter simulation_param(const ufw::NetParameter& int8) {
   ufw::NetParameter out = in;
   out.clear_layer();
   std::map<std::string, std::pair<const ufw::LayerParameter*, int>> producer;  // blob -> (layer, top index)
+  // A top is stored on its grid when its BlobQuant says INT8/UINT8, whether the layer computes
+  // in int8 or in float (a float layer writing an int8 top is quantised on output).
+  auto on_grid = [](const ufw::LayerParameter& l, int t) {
+    return !is_source_type(l.type()) && t < l.top_quant_size() && l.top_quant(t).dtype() != ufw::BlobProto::FP32;
+  };
   for (const auto& l : in.layer()) {
     ufw::LayerParameter copy = l;
-    const bool q = detail::layer_runs_int8(l);
-    if (q) {
+    if (detail::layer_runs_int8(l)) {
       float s_in = 1;
       for (int b = 0; b < copy.bottom_size(); ++b) {
         auto it = producer.find(copy.bottom(b));
@@ -96,26 +101,25 @@ inline ufw::NetParameter simulation_param(const ufw::NetParameter& int8) {
         const auto& [pl, ti] = it->second;
         if (ti >= pl->top_quant_size()) continue;
         if (b == 0) s_in = blob_quant_scale(pl->top_quant(ti));
-        if (detail::layer_runs_int8(*pl)) continue;  // already on the grid
+        if (on_grid(*pl, ti)) continue;  // already on the grid
         const std::string qb = copy.bottom(b) + "@q:" + l.name();
         *out.add_layer() = detail::fake_quant_layer(l.name() + "@in" + std::to_string(b), copy.bottom(b), qb, pl->top_quant(ti));
         copy.set_bottom(b, qb);
       }
       if (is_compute_type(l.type()) && !dequantize_int8_weights(copy, s_in) && copy.blobs_size() > 0)
         fake_quant_weights(*copy.mutable_blobs(0));
-      std::vector<std::string> tops(copy.top().begin(), copy.top().end());
-      for (int t = 0; t < copy.top_size(); ++t)
-        if (t < copy.top_quant_size()) copy.set_top(t, tops[static_cast<size_t>(t)] + "@raw");
-      copy.clear_top_quant();
-      copy.clear_int8_param();
-      *out.add_layer() = copy;
-      for (int t = 0; t < l.top_size() && t < l.top_quant_size(); ++t)
-        *out.add_layer() = detail::fake_quant_layer(l.name() + "@q" + std::to_string(t), l.top(t) + "@raw", l.top(t), l.top_quant(t));
-    } else {
-      copy.clear_int8_param();
-      copy.clear_top_quant();
-      *out.add_layer() = copy;
     }
+    std::vector<int> grid_tops;
+    for (int t = 0; t < copy.top_size(); ++t)
+      if (on_grid(l, t)) {
+        grid_tops.push_back(t);
+        copy.set_top(t, l.top(t) + "@raw");
+      }
+    copy.clear_top_quant();
+    copy.clear_int8_param();
+    *out.add_layer() = copy;
+    for (int t : grid_tops)
+      *out.add_layer() = detail::fake_quant_layer(l.name() + "@q" + std::to_string(t), l.top(t) + "@raw", l.top(t), l.top_quant(t));
     for (int t = 0; t < l.top_size(); ++t) producer[l.top(t)] = {&l, t};
   }
   return out;
