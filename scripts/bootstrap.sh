@@ -37,3 +37,10 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The peer runtime for side-by-side checks (ONNX Runtime for Node.js, an npm package) from the
+# shared bench folder next to the repository, when it is there.
+PEERS="$(cd "$(dirname "$0")/.." && pwd)/../shared/bench/setup_peers.sh"
+if [ -f "$PEERS" ] && [ ! -d "${HOME:-/root}/.cache/octet-peers/node_modules/onnxruntime-node" ]; then
+  sh "$PEERS" >/dev/null || echo "bootstrap: warning: could not install ONNX Runtime peer (npm); parity tests will say so"
+fi
