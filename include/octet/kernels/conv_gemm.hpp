@@ -1,8 +1,8 @@
 // The fp32 convolution GEMM: C[M x N] = act(A[M x K] * B[K x N] + bias), A the conv weights
 // packed once at build (pack_a), B the im2col matrix or, for 1x1 convs, the input itself
-// (row-major, row pitch ldb), C the output planes. Unlike a general GEMM it never repacks B
-// (a micro-kernel reads kr rows of NR contiguous pixels straight from it), never packs the
-// weights per call, starts the accumulators from the bias and applies the activation while
+// (row-major, row pitch ldb), C the output planes. Unlike a general GEMM it never packs the
+// weights per call and only copies B in small KC x NR panels (each reused by every weight
+// block), starts the accumulators from the bias and applies the activation while
 // the tile is still in L1, so conv + bias + activation is one pass over the output.
 // Blocking: K in KC-deep slices (the NR-wide B panel of a slice stays in L1 while every
 // MR-row block of weights streams past it from L2). Threads split the N tiles, or the M
@@ -43,7 +43,7 @@ inline constexpr int kVL = 4, kNV = 1;
 
 inline constexpr int64_t kMR = 8;              // weight rows per micro-tile
 inline constexpr int64_t kNR = kVL * kNV;      // pixels per micro-tile
-inline constexpr int64_t kKC = 256;            // K slice
+inline constexpr int64_t kKC = 128;            // K slice: a 16 KB B panel
 
 inline int64_t m_blocks(int64_t M) { return (M + kMR - 1) / kMR; }
 // Floats pack_a writes for an M x K matrix.
@@ -96,16 +96,21 @@ inline void run_range(int64_t M, int64_t N, int64_t K, const float* Ap, const fl
     const bool first = k0 == 0, last = k0 + kc >= K;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n0 = t * kNR, nr = std::min(kNR, N - n0);
-      const float* bp = B + k0 * ldb + n0;
-      int64_t bld = ldb;
-      if (nr < kNR) {
+      // Copy the kc x NR panel out of B once per tile: B's rows are ldb apart, and with ldb a
+      // multiple of a large power of two the panel's lines fall into a few L1 sets and evict
+      // each other on every M block; contiguous, it stays in L1 for all of them.
+      const float* src = B + k0 * ldb + n0;
+      if (nr == kNR) {
+        for (int64_t k = 0; k < kc; ++k)
+          for (int v = 0; v < kNV; ++v) vstore(bt + k * kNR + v * kVL, vload(src + k * ldb + v * kVL));
+      } else {
         for (int64_t k = 0; k < kc; ++k) {
-          std::memcpy(bt + k * kNR, bp + k * ldb, static_cast<size_t>(nr) * sizeof(float));
+          std::memcpy(bt + k * kNR, src + k * ldb, static_cast<size_t>(nr) * sizeof(float));
           std::memset(bt + k * kNR + nr, 0, static_cast<size_t>(kNR - nr) * sizeof(float));
         }
-        bp = bt;
-        bld = kNR;
       }
+      const float* bp = bt;
+      const int64_t bld = kNR;
       for (int64_t mb = mb0; mb < mb1; ++mb) {
         const int64_t m0 = mb * kMR, mr = std::min(kMR, M - m0);
         const float* ap = Ap + (mb * K + k0) * kMR;
