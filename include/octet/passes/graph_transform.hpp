@@ -311,9 +311,24 @@ inline void fuse_preprocess(ufw::NetParameter& net, TransformReport& rep) {
   }
 }
 
-// Blob shapes of a buildable net (the Data layer opens its LMDB for the first record).
+// Blob shapes of a net (the Data layer opens its LMDB for the first record). Layers the
+// runtime does not implement (Accuracy, losses) and everything reading their tops are left
+// out: their blobs get no shape.
 inline std::map<std::string, Shape> blob_shapes(const ufw::NetParameter& net) {
-  engine::Net n(net);
+  const auto& reg = engine::default_registry();
+  ufw::NetParameter known = net;
+  known.clear_layer();
+  std::set<std::string> missing;
+  for (const auto& l : net.layer()) {
+    bool ok = l.type() == "Input" || reg.has(l.type());
+    for (const auto& b : l.bottom()) ok = ok && !missing.count(b);
+    if (!ok) {
+      for (const auto& t : l.top()) missing.insert(t);
+      continue;
+    }
+    *known.add_layer() = l;
+  }
+  engine::Net n(known);
   std::map<std::string, Shape> out;
   for (const auto& b : n.blob_names()) out[b] = n.blob_shape(b);
   return out;

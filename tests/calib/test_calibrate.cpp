@@ -1,0 +1,306 @@
+// calibration_use_pb quantize in process: plan rules (dtypes, propagation, overrides, float
+// fallback), the int8 parameters written (weights, bias, multipliers; BM1684 shifts), the
+// outputs and their failure behaviour, and an int8 run of the result against fp32.
+// GCC 12 reports a false maybe-uninitialized inside its own AVX-512 intrinsics
+// (_mm512_undefined_epi32) when the int8 kernels inline into this translation unit.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include "octet/calib/calibrator.hpp"
+#include "octet/calib/int8_compare.hpp"
+#include "octet/data/lmdb.hpp"
+#include "octet/engine/init_weights.hpp"
+#include "octet/engine/int8_net.hpp"
+#include "octet/fixed/requant.hpp"
+#include "octet/ir/umodel.hpp"
+
+using namespace octet;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path p;
+  explicit TempDir(const std::string& tag) {
+    static int n = 0;
+    p = fs::temp_directory_path() / ("octet_cal_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    fs::remove_all(p);
+    fs::create_directories(p);
+  }
+  ~TempDir() { fs::remove_all(p); }
+};
+
+void write_lmdb(const fs::path& dir, int records, uint32_t seed, bool zeros = false) {
+  data::LmdbWriter w(dir);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int r = 0; r < records; ++r) {
+    std::vector<float> v(1 * 2 * 8 * 8);
+    for (auto& x : v) x = zeros ? 0.f : nd(rng);
+    w.put(data::Sample::from<float>({1, 2, 8, 8}, v, DType::F32, r % 4));
+  }
+  w.close();
+}
+
+std::string net_text(const fs::path& lmdb, const std::string& extra_conv2 = "") {
+  return R"(
+name: "tiny"
+layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TEST }
+  data_param { source: ")" + lmdb.string() + R"(" batch_size: 0 backend: LMDB } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "bn1" type: "BatchNorm" bottom: "c1" top: "c1" }
+layer { name: "sc1" type: "Scale" bottom: "c1" top: "c1" scale_param { bias_term: true } }
+layer { name: "relu1" type: "ReLU" bottom: "c1" top: "c1" }
+layer { name: "pool1" type: "Pooling" bottom: "c1" top: "p1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "conv2" type: "Convolution" bottom: "p1" top: "c2" )" + extra_conv2 + R"( convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "add" type: "Eltwise" bottom: "c2" bottom: "p1" top: "s" }
+layer { name: "relu2" type: "ReLU" bottom: "s" top: "s" }
+layer { name: "gap" type: "Pooling" bottom: "s" top: "g" pooling_param { pool: AVE global_pooling: true } }
+layer { name: "fc" type: "InnerProduct" bottom: "g" top: "logits" inner_product_param { num_output: 4 } }
+layer { name: "prob" type: "Softmax" bottom: "logits" top: "prob" }
+layer { name: "acc" type: "Accuracy" bottom: "logits" bottom: "label" top: "acc/top-1" }
+)";
+}
+
+// Writes prototxt + random weights into `dir`; returns the option set pointing at them.
+calib::CalibOptions make_model(const fs::path& dir, const std::string& text, int iterations = 16) {
+  ufw::NetParameter p = ir::parse_prototxt(text);
+  ufw::NetParameter noacc = p;
+  noacc.mutable_layer()->RemoveLast();  // the runtime has no Accuracy layer
+  const auto w = engine::init_random_weights(noacc, 3);
+  ir::save_prototxt(p, (dir / "tiny.prototxt").string());
+  ir::save_weights(w, (dir / "tiny.fp32umodel").string());
+  calib::CalibOptions o;
+  o.model = (dir / "tiny.prototxt").string();
+  o.weights = (dir / "tiny.fp32umodel").string();
+  o.iterations = iterations;
+  return o;
+}
+
+const calib::BlobPlan& blob(const calib::CalibResult& r, const std::string& n) { return r.plan.blobs.at(n); }
+
+const ufw::LayerParameter& layer(const ufw::NetParameter& n, const std::string& name) {
+  for (const auto& l : n.layer())
+    if (l.name() == name) return l;
+  FAIL("no layer " << name);
+  return n.layer(0);
+}
+
+}  // namespace
+
+TEST_CASE("quantize writes the NNTC file set and an int8 net close to fp32", "[calib]") {
+  TempDir d("e2e");
+  write_lmdb(d.p / "lmdb", 24, 1);
+  auto o = make_model(d.p, net_text(d.p / "lmdb"));
+  o.save_test_proto = true;
+  std::ostringstream log, warn;
+  const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
+  for (const auto* f : {"tiny.int8umodel", "tiny_deploy_int8_unique_top.prototxt", "tiny_deploy_fp32_unique_top.prototxt",
+                        "tiny_test_int8_unique_top.prototxt", "tiny_test_fp32_unique_top.prototxt",
+                        "tiny.calibration_table"})
+    CHECK(fs::exists(d.p / f));
+  CHECK(r.iterations == 16);
+  CHECK(r.verify.ok);
+
+  // dtypes: ReLU outputs unsigned, max-pool shares its input's quantisation, conv output
+  // before a ReLU takes the ReLU's threshold.
+  CHECK(blob(r, "c1_relu1").dtype == ufw::BlobProto::UINT8);
+  CHECK(blob(r, "p1").dtype == ufw::BlobProto::UINT8);
+  CHECK(blob(r, "p1").threshold == blob(r, "c1_relu1").threshold);
+  CHECK(blob(r, "c1_sc1").threshold == blob(r, "c1_relu1").threshold);
+  CHECK(blob(r, "c2").dtype == ufw::BlobProto::INT8);
+  CHECK(blob(r, "g").dtype == ufw::BlobProto::UINT8);  // average of unsigned values
+  CHECK(blob(r, "prob").dtype == ufw::BlobProto::FP32);  // Softmax has no int8 kernel
+
+  // Weights, bias and requantisation of conv2 follow the contract exactly.
+  const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                 (d.p / "tiny.int8umodel").string());
+  const auto& c2 = layer(q, "conv2");
+  REQUIRE(c2.blobs_size() == 2);
+  CHECK(c2.blobs(0).dtype() == ufw::BlobProto::INT8);
+  CHECK(c2.blobs(0).int8_data().size() == 4u * 4 * 3 * 3);
+  CHECK(c2.blobs(1).dtype() == ufw::BlobProto::INT32);
+  CHECK(c2.blobs(1).int32_data_size() == 4);
+  REQUIRE(c2.top_quant_size() == 1);
+  const float s_in = layer(q, "pool1").top_quant(0).scale(), s_out = c2.top_quant(0).scale();
+  const float s_w = c2.blobs(0).scaletofloat();
+  const auto m = fixed::quantize_multiplier(static_cast<double>(s_in) * s_w / s_out);
+  REQUIRE(c2.int8_param().multiplier_size() == 1);
+  CHECK(c2.int8_param().multiplier(0) == m.multiplier);
+  CHECK(c2.int8_param().shift(0) == m.shift);
+  // every weight code within [-127, 127] and the largest magnitude uses the full range
+  int big = 0;
+  for (char c : c2.blobs(0).int8_data()) big = std::max(big, std::abs(static_cast<int>(static_cast<int8_t>(c))));
+  CHECK(big == 127);
+  // global average pooling: one exact multiplier per divisor (8x8/2/2 = 16 cells)
+  CHECK(layer(q, "gap").int8_param().multiplier_size() == 16);
+  // Eltwise SUM: one multiplier per input, one shared shift
+  CHECK(layer(q, "add").int8_param().input_multiplier_size() == 2);
+
+  // The int8 net runs and tracks fp32 on the held-back record.
+  REQUIRE_FALSE(r.cosine.empty());
+  CHECK(r.cosine.at("c1_relu1") > 0.99);
+  CHECK(r.cosine.at("logits") > 0.9);  // random weights, 16 random records, KL: a loose floor
+
+  // The TPU-MLIR table: 4 single-space fields per data line.
+  const std::string table = ir::read_file_bytes((d.p / "tiny.calibration_table").string());
+  CHECK(table.find("# histogram number: 2048") != std::string::npos);
+  CHECK(table.find("\nc2 ") != std::string::npos);
+}
+
+TEST_CASE("per-channel and BM1684 parameters", "[calib]") {
+  TempDir d("bm1684");
+  write_lmdb(d.p / "lmdb", 8, 2);
+  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  o.per_channel = true;
+  o.target = "BM1684";
+  std::ostringstream log, warn;
+  const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
+  const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                 (d.p / "tiny.int8umodel").string());
+  const auto& c2 = layer(q, "conv2");
+  CHECK(c2.blobs(0).per_channel_en());
+  CHECK(c2.blobs(0).scaletofloatperchannel_size() == 4);
+  CHECK(c2.int8_param().target() == ufw::Int8Param::BM1684);
+  REQUIRE(c2.int8_param().multiplier_size() == 4);
+  for (int c = 0; c < 4; ++c) {
+    CHECK(c2.int8_param().multiplier(c) == 1);
+    CHECK(c2.int8_param().shift(c) >= 0);
+    CHECK(c2.int8_param().shift(c) <= 31);
+    // shift alone gives the right scale: s_in * s_w'_c / s_out == 2^-shift exactly
+    const double s_in = layer(q, "pool1").top_quant(0).scale(), s_out = c2.top_quant(0).scale();
+    const double real = s_in * c2.blobs(0).scaletofloatperchannel(c) / s_out;
+    CHECK(real == Approx(std::ldexp(1.0, -c2.int8_param().shift(c))).epsilon(1e-6));
+  }
+  // int16 bias: every stored value is an int16 shifted left by the recorded amount
+  const int lshift = -c2.blobs(1).right_shift_num();
+  CHECK(lshift >= 0);
+  for (int v : c2.blobs(1).int32_data()) {
+    CHECK(v % (1 << lshift) == 0);
+    CHECK(std::abs(v >> lshift) <= 32767);
+  }
+  CHECK(r.cosine.at("logits") > 0.8);
+}
+
+TEST_CASE("per-layer overrides and float fallback", "[calib]") {
+  TempDir d("over");
+  write_lmdb(d.p / "lmdb", 8, 3);
+  auto o = make_model(d.p, net_text(d.p / "lmdb", "th_strategy: USE_MAX th_scale: 0.5"), 8);
+  o.fpfwd_outputs = {"fc"};
+  std::ostringstream log, warn;
+  const auto r = calib::quantize(o, log, warn);
+  CHECK(blob(r, "c2").threshold == Approx(0.5 * blob(r, "c2").absmax));
+  CHECK(blob(r, "logits").dtype == ufw::BlobProto::FP32);
+  CHECK(blob(r, "g").dtype != ufw::BlobProto::FP32);
+  const auto q = ir::load_prototxt((d.p / "tiny_deploy_int8_unique_top.prototxt").string());
+  CHECK(layer(q, "fc").forward_with_float());
+  CHECK(layer(q, "prob").forward_with_float());
+
+  TempDir d2("thr");
+  write_lmdb(d2.p / "lmdb", 8, 3);
+  auto o2 = make_model(d2.p, net_text(d2.p / "lmdb", "threshold: 3.25 th_scale: 2"), 8);
+  const auto r2 = calib::quantize(o2, log, warn);
+  CHECK(blob(r2, "c2").threshold == 3.25f);  // explicit threshold wins, th_scale not applied
+}
+
+TEST_CASE("every threshold method completes", "[calib]") {
+  TempDir d("methods");
+  write_lmdb(d.p / "lmdb", 8, 4);
+  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  for (const auto* m : {"KL", "SYMKL", "JSD", "ADMM", "ACIQ", "MAX", "PERCENTILE9999", "MSE"}) {
+    o.th_method = m;
+    o.th_binnum = 512;
+    std::ostringstream log, warn;
+    const auto r = calib::quantize(o, log, warn);
+    for (const auto& [n, b] : r.plan.blobs) {
+      CHECK(std::isfinite(b.threshold));
+      CHECK(b.threshold > 0);
+      CHECK(b.threshold <= b.absmax * 1.0001 + 1e-6);
+    }
+  }
+}
+
+TEST_CASE("dump_dist / load_dist give the same thresholds", "[calib]") {
+  TempDir d("dist");
+  write_lmdb(d.p / "lmdb", 8, 5);
+  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  o.dump_dist = (d.p / "stats.txt").string();
+  std::ostringstream log, warn;
+  const auto a = calib::quantize(o, log, warn);
+  REQUIRE(fs::exists(d.p / "stats.txt"));
+  o.dump_dist.clear();
+  o.load_dist = (d.p / "stats.txt").string();
+  const auto b = calib::quantize(o, log, warn);
+  for (const auto& [n, p] : a.plan.blobs) CHECK(b.plan.blobs.at(n).threshold == p.threshold);
+}
+
+TEST_CASE("statistics do not depend on the record order", "[calib]") {
+  // Same records, reversed: every threshold is identical.
+  TempDir d("order");
+  {
+    data::LmdbWriter w1(d.p / "a"), w2(d.p / "b");
+    std::mt19937 rng(9);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<std::vector<float>> recs(10, std::vector<float>(128));
+    for (auto& r : recs)
+      for (auto& x : r) x = nd(rng);
+    for (size_t i = 0; i < recs.size(); ++i) {
+      w1.put(data::Sample::from<float>({1, 2, 8, 8}, recs[i], DType::F32, 0));
+      w2.put(data::Sample::from<float>({1, 2, 8, 8}, recs[recs.size() - 1 - i], DType::F32, 0));
+    }
+    w1.close();
+    w2.close();
+  }
+  auto oa = make_model(d.p, net_text(d.p / "a"), 10);
+  std::ostringstream log, warn;
+  const auto ra = calib::quantize(oa, log, warn);
+  TempDir d2("order2");
+  auto ob = make_model(d2.p, net_text(d.p / "b"), 10);
+  const auto rb = calib::quantize(ob, log, warn);
+  for (const auto& [n, p] : ra.plan.blobs) CHECK(rb.plan.blobs.at(n).threshold == p.threshold);
+}
+
+TEST_CASE("bad input: warnings, safe scales and nothing written on errors", "[calib]") {
+  TempDir d("bad");
+  write_lmdb(d.p / "zeros", 4, 6, true);
+  auto o = make_model(d.p, net_text(d.p / "zeros"), 10);
+  std::ostringstream log, warn;
+  const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
+  CHECK(r.iterations == 4);
+  CHECK(warn.str().find("fewer than -iterations=10") != std::string::npos);
+  CHECK(warn.str().find("all zero or constant") != std::string::npos);
+  for (const auto& [n, b] : r.plan.blobs) {
+    CHECK(std::isfinite(b.threshold));
+    CHECK(b.threshold > 0);
+  }
+  for (const auto& [n, c] : r.cosine) CHECK(std::isfinite(c));
+
+  auto expect_nothing = [&](calib::CalibOptions bad, const std::string& msg) {
+    TempDir e("none");
+    write_lmdb(e.p / "lmdb", 4, 7);
+    auto good = make_model(e.p, net_text(e.p / "lmdb"), 4);
+    bad.model = good.model;
+    bad.weights = good.weights;
+    std::ostringstream l, w;
+    CHECK_THROWS_WITH(calib::quantize(bad, l, w), Catch::Contains(msg));
+    CHECK_FALSE(fs::exists(e.p / "tiny.int8umodel"));
+    CHECK_FALSE(fs::exists(e.p / "tiny.calibration_table"));
+  };
+  calib::CalibOptions bad;
+  bad.th_method = "KLD";
+  expect_nothing(bad, "KLD");
+  bad = {};
+  bad.fpfwd_inputs = {"nope"};
+  expect_nothing(bad, "unknown layer 'nope'");
+  bad = {};
+  bad.th_binnum = 1000;
+  expect_nothing(bad, "1000");
+  bad = {};
+  bad.target = "BM1688";
+  expect_nothing(bad, "BM1688");
+}
