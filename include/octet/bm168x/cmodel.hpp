@@ -152,7 +152,14 @@ class CModel {
   View opd(const Fields& f, const std::string& p, int n, int c, int h, int w) const {
     const int prec = static_cast<int>(f[p + "_prec"]);
     const bool sign = p == "res0" ? f["opd0_sign"] != 0 : f[p + "_sign"] != 0;
-    return aligned(f[p + "_addr"], n, c, h, w, prec, sign);
+    View v = aligned(f[p + "_addr"], n, c, h, w, prec, sign);
+    if (f[p + "_str"] == 3) {  // free strides (elements; c = between channel slots of a lane)
+      v.ns = static_cast<std::int64_t>(f[p + "_n_str"]);
+      v.cs = static_cast<std::int64_t>(f[p + "_c_str"]);
+      v.hs = static_cast<std::int64_t>(f[p + "_h_str"]);
+      v.ws = static_cast<std::int64_t>(f[p + "_w_str"]);
+    }
+    return v;
   }
 
   void exec_tiu(const Fields& f) {

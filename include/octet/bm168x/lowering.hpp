@@ -883,21 +883,31 @@ class Lowerer {
     const bool is_max = p.method == kernels::PoolMethod::Max;
     std::int32_t m = 1;
     int sh = 0;
+    // AVE: the divisor of output (oh, ow) is dh(oh) * dw(ow) (padded or in-bounds extents, as the
+    // runtime counts them); runs of equal dh / dw give rectangles with one multiplier each.
+    std::vector<int> dh(static_cast<std::size_t>(out.h)), dwv(static_cast<std::size_t>(out.w));
     if (is_max) {
       std::tie(m, sh) = rescale_param(l);
     } else {
-      std::set<std::int64_t> ds;
-      for (int oh = 0; oh < out.h; ++oh)
-        for (int ow = 0; ow < out.w; ++ow) {
-          const auto wh = kernels::pool_detail::window(oh, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, in.h);
-          const auto ww = kernels::pool_detail::window(ow, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, in.w);
-          ds.insert(p.count_include_pad ? wh.padded * ww.padded : (wh.hi - wh.lo) * (ww.hi - ww.lo));
-        }
-      if (ds.size() != 1) unsupported(l, "AVE pooling whose divisor changes at the borders (" + std::to_string(ds.size()) + " divisors)");
-      const int d = static_cast<int>(*ds.begin());
-      m = l.int8_param().multiplier(d - 1);
-      sh = l.int8_param().shift(d - 1);
+      for (int oh = 0; oh < out.h; ++oh) {
+        const auto wh = kernels::pool_detail::window(oh, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, in.h);
+        dh[static_cast<std::size_t>(oh)] = static_cast<int>(p.count_include_pad ? wh.padded : wh.hi - wh.lo);
+      }
+      for (int ow = 0; ow < out.w; ++ow) {
+        const auto ww = kernels::pool_detail::window(ow, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, in.w);
+        dwv[static_cast<std::size_t>(ow)] = static_cast<int>(p.count_include_pad ? ww.padded : ww.hi - ww.lo);
+      }
     }
+    auto runs = [](const std::vector<int>& v, int b, int e) {
+      std::vector<std::pair<int, int>> r;  // [start, end)
+      for (int i = b; i < e;) {
+        int j = i + 1;
+        while (j < e && v[static_cast<std::size_t>(j)] == v[static_cast<std::size_t>(i)]) ++j;
+        r.push_back({i, j});
+        i = j;
+      }
+      return r;
+    };
     const int KH = static_cast<int>(p.kernel_h), KW = static_cast<int>(p.kernel_w), SH = static_cast<int>(p.stride_h), SW = static_cast<int>(p.stride_w);
     const int PT = static_cast<int>(p.pad_top), PL = static_cast<int>(p.pad_left);
     check4(l, SH, "stride_h"), check4(l, SW, "stride_w"), check4(l, PT, "pad_top"), check4(l, PL, "pad_left");
@@ -952,7 +962,29 @@ class Lowerer {
       LocalOpd src{I[b].off, t.n, C, r1 - r0, IW, kPInt8, s};
       em_.tiu(tiu_pord(is_max ? kMaxPool : kAvgPool, res, src, 0, 0, false, geo), {I[b].region()}, {A[b].region()}, tcost(t.n, t.h));
       Tile ot{t.n0, t.n, t.h0, t.h};
-      rescale_into(A[b], kPInt32, true, O[b], ot, C, OW, m, sh, range(out.q));
+      if (is_max) {
+        rescale_into(A[b], kPInt32, true, O[b], ot, C, OW, m, sh, range(out.q));
+      } else {
+        const auto [lo, hi] = range(out.q);
+        const std::uint32_t cs4 = cstride(t.h, OW, 4), cs1 = cstride(t.h, OW, 1), slots = static_cast<std::uint32_t>(ceil_div(static_cast<std::uint64_t>(C), static_cast<std::uint64_t>(chip_.npu_num)));
+        if (std::uint64_t(slots) * cs4 > 0xFFFF) unsupported(l, "AVE pooling tile too large for the 16-bit stride fields");
+        for (const auto& [h0, h1] : runs(dh, t.h0, t.h0 + t.h))
+          for (const auto& [w0, w1] : runs(dwv, 0, OW)) {
+            const int d = dh[static_cast<std::size_t>(h0)] * dwv[static_cast<std::size_t>(w0)];
+            // d == 0: a Caffe ceil-mode window wholly past the input; the runtime writes 0 (sum 0, identity)
+            if (d < 0 || d > l.int8_param().multiplier_size()) unsupported(l, "AVE divisor " + std::to_string(d) + " has no int8_param multiplier");
+            const std::int32_t dm = d == 0 ? 1 : l.int8_param().multiplier(d - 1);
+            const int ds = d == 0 ? 0 : l.int8_param().shift(d - 1);
+            const std::uint32_t e = static_cast<std::uint32_t>((h0 - t.h0) * OW + w0);
+            LocalOpd r{O[b].off + e, t.n, C, h1 - h0, w1 - w0, kPInt8, true};
+            LocalOpd a{A[b].off + 4 * e, t.n, C, h1 - h0, w1 - w0, kPInt32, true};
+            Fields cmd = tiu_rq(kRequantInt, r, a, false, 0, dm, ds, lo, hi);
+            // a rectangle of the tile: free strides of the whole tile's layout (code 3)
+            cmd.set("res0_str") = 3, cmd.set("res0_n_str") = slots * cs1, cmd.set("res0_c_str") = cs1, cmd.set("res0_h_str") = static_cast<std::uint32_t>(OW), cmd.set("res0_w_str") = 1;
+            cmd.set("opd0_str") = 3, cmd.set("opd0_n_str") = slots * cs4, cmd.set("opd0_c_str") = cs4, cmd.set("opd0_h_str") = static_cast<std::uint32_t>(OW), cmd.set("opd0_w_str") = 1;
+            em_.tiu(cmd, {A[b].region()}, {O[b].region()}, elem_cost(t.n, C, h1 - h0, w1 - w0, 1, 4));
+          }
+      }
       store(O[b], out, t.n0, t.n, 0, C, t.h0, t.h);
     }
     cur_[l.top(0)] = out;
