@@ -110,6 +110,13 @@ TEST_CASE("report: text table lists every layer sorted by damage and the search 
   const std::string s = format_summary(r);
   CHECK(s.find("-fpfwd_blocks=conv3") != std::string::npos);
   CHECK(s.find("top-1 fp32 0.9100 int8 0.6200") != std::string::npos);
+  Report met = r;
+  met.search->steps.clear();
+  met.search->base_cos = 0.995;
+  met.search->reached = true;
+  const std::string m = format_summary(met);
+  CHECK(m.find("already meets the target 0.99: no float layers needed") != std::string::npos);
+  CHECK(m.find("-fpfwd_blocks=") == std::string::npos);
 }
 
 TEST_CASE("report: the HTML page is self-contained and carries every section") {

@@ -259,6 +259,11 @@ inline std::string format_summary(const Report& r) {
   o << "\n";
   if (r.search) {
     const auto& s = *r.search;
+    if (s.steps.empty() && s.reached) {
+      o << "mixed precision: output cosine " << detail::fmt("%.6f", s.base_cos) << " already meets the target "
+        << detail::fmt("%g", s.target_cos) << ": no float layers needed\n";
+      return o.str();
+    }
     o << "mixed precision: output cosine " << detail::fmt("%.6f", s.base_cos);
     for (const auto& st : s.steps) o << " -> " << detail::fmt("%.6f", st.cos) << " (+" << st.layer << ")";
     o << (s.reached ? "; target " : "; target NOT reached: ") << detail::fmt("%g", s.target_cos) << "\n";

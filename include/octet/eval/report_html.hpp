@@ -65,7 +65,7 @@ function pct(v){return isnum(v)?(100*v).toFixed(3)+'%':'undefined';}
 function done(name){document.body.appendChild(el('div',{'class':'drawn','data-section':name}));}
 function judged(L){var m=L.own||L.acc;return m.cos;}
 function color(L){if(!L.runs_int8)return '#cfd8e3';var c=judged(L);if(!isnum(c))return '#e0e0e0';
- var d=Math.min(1,Math.max(0,(1-c)/Math.max(1e-6,(1-R.cos_bar)*4)));var h=120*(1-d);return 'hsl('+h.toFixed(0)+',70%,'+(80-25*d).toFixed(0)+'%)';}
+ var d=Math.min(1,Math.max(0,L.damage/Math.max(1e-6,(1-R.cos_bar)*2)));var h=120*(1-d);return 'hsl('+h.toFixed(0)+',70%,'+(80-25*d).toFixed(0)+'%)';}
 function section(id,fn){try{fn(document.getElementById(id));done(id);}catch(e){window.onerror(id+': '+e.message,'',0,0);}}
 function sqnrv(v){return v==='inf'?null:(isnum(v)?v:null);}
 
@@ -80,7 +80,7 @@ section('summary',function(d){
   row('top-5 fp32 / int8',(a.fp32_top5/n).toFixed(4)+' / '+(a.int8_top5/n).toFixed(4));}
  else row('accuracy','no labels in the data');
  var fl=R.layers.filter(function(L){return L.flagged;});
- row('flagged (cos < '+R.cos_bar+(R.own_measured?', own error':', accumulated')+')',fl.length?fl.map(function(L){return L.layer;}).join(', '):'none');
+ row('flagged (damage > 1 \u2212 '+R.cos_bar+(R.own_measured?', own error':', accumulated')+')',fl.length?fl.map(function(L){return L.layer;}).join(', '):'none');
  if(R.damage_order.length){var w=R.layers[R.damage_order[0]];row('most damaging layer',w.layer+' ('+w.type+')');}
  for(var i=0;i<R.notes.length;i++)row('note',R.notes[i]);
  d.appendChild(t);});
@@ -89,17 +89,17 @@ section('network',function(d){
  var box=el('div',{'class':'net'});
  R.layers.forEach(function(L){var n=el('div',{'class':'node','title':L.layer+' cos '+f(L.acc.cos,6)});n.style.background=color(L);
   n.appendChild(el('b',{},L.layer));n.appendChild(el('br'));
-  n.appendChild(document.createTextNode(L.type+(L.runs_int8?'':' (float)')+'  cos '+f(judged(L),4)));box.appendChild(n);});
+  n.appendChild(document.createTextNode(L.type+(L.runs_int8?'':' (float)')+'  cos '+f(judged(L),4)+'  damage '+f(L.damage,4)));box.appendChild(n);});
  d.appendChild(box);
- d.appendChild(el('p',{'class':'muted'},'Execution order. Colour: green = cosine near 1, red = far below the bar; grey-blue = float fallback; grey = undefined (all-zero blob).'));});
+ d.appendChild(el('p',{'class':'muted'},'Execution order; cos = the layer\u2019s own cosine when measured, else accumulated. Colour by damage (cosine the layer loses by itself): green = none, red = twice 1 \u2212 bar or more; grey-blue = float fallback; grey = undefined (all-zero blob).'));});
 
 section('ranking',function(d){
  var t=el('table');var h=el('tr');
- ['#','layer','type','own cos','cos','COS','MAPE %','SQNR dB','max abs','saturated','threshold','abs-max','suggestion'].forEach(function(c,i){h.appendChild(el('th',{'class':(i==1||i==2||i==12)?'l':''},c));});
+ ['#','layer','type','damage','own cos','cos','COS','MAPE %','SQNR dB','max abs','saturated','threshold','abs-max','suggestion'].forEach(function(c,i){h.appendChild(el('th',{'class':(i==1||i==2||i==13)?'l':''},c));});
  t.appendChild(h);
  R.damage_order.forEach(function(i){var L=R.layers[i];var tr=el('tr',{'class':L.flagged?'flag':''});
-  var cells=[String(L.depth),L.layer,L.type+(L.runs_int8?'':' (float)'),L.own?f(L.own.cos,6):'-',f(L.acc.cos,6),f(L.acc.COS,5),f(L.acc.mape,2),f(L.acc.sqnr_db,2),g(L.acc.max_abs),pct(L.saturation),g(L.threshold),g(L.absmax),L.suggestion];
-  cells.forEach(function(c,k){var td=el('td',{'class':(k==1||k==2)?'l':(k==12?'sug':'')},c);if(k==1){var s=el('span',{'class':'sw'});s.style.background=color(L);td.insertBefore(s,td.firstChild);td.insertBefore(document.createTextNode(' '),s.nextSibling);}tr.appendChild(td);});
+  var cells=[String(L.depth),L.layer,L.type+(L.runs_int8?'':' (float)'),f(L.damage,5),L.own?f(L.own.cos,6):'-',f(L.acc.cos,6),f(L.acc.COS,5),f(L.acc.mape,2),f(L.acc.sqnr_db,2),g(L.acc.max_abs),pct(L.saturation),g(L.threshold),g(L.absmax),L.suggestion];
+  cells.forEach(function(c,k){var td=el('td',{'class':(k==1||k==2)?'l':(k==13?'sug':'')},c);if(k==1){var s=el('span',{'class':'sw'});s.style.background=color(L);td.insertBefore(s,td.firstChild);td.insertBefore(document.createTextNode(' '),s.nextSibling);}tr.appendChild(td);});
   t.appendChild(tr);});
  d.appendChild(t);});
 
@@ -155,7 +155,9 @@ section('search',function(d){
  var r0=el('tr');r0.appendChild(el('td',{'class':'l'},'0'));r0.appendChild(el('td',{'class':'l'},'(all int8)'));r0.appendChild(el('td',{'class':'l'},f(s.base_cos,6)));t.appendChild(r0);
  s.steps.forEach(function(st,k){var tr=el('tr');tr.appendChild(el('td',{'class':'l'},String(k+1)));tr.appendChild(el('td',{'class':'l'},st.layer));tr.appendChild(el('td',{'class':'l'},f(st.cos,6)));t.appendChild(tr);});
  d.appendChild(t);
- var p=el('p');p.appendChild(document.createTextNode((s.reached?'Target cosine '+s.target_cos+' reached. ':'Target cosine '+s.target_cos+' not reached with '+s.max_layers+' layers. ')+'Use: '));
+ var p=el('p');
+ if(!s.steps.length&&s.reached){p.textContent='The output cosine already meets the target '+s.target_cos+': no float layers needed.';d.appendChild(p);return;}
+ p.appendChild(document.createTextNode((s.reached?'Target cosine '+s.target_cos+' reached. ':'Target cosine '+s.target_cos+' not reached with '+s.max_layers+' layers. ')+'Use: '));
  p.appendChild(el('code',{},'-fpfwd_blocks='+s.fpfwd_blocks));d.appendChild(p);});
 document.body.setAttribute('data-sections-drawn',String(document.querySelectorAll('div.drawn').length));
 })();
