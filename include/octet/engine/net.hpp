@@ -23,7 +23,9 @@
 #include "octet/core/error.hpp"
 #include "octet/core/tensor.hpp"
 #include "octet/engine/layer.hpp"
+#include "octet/engine/layers/elementwise.hpp"
 #include "octet/engine/layers/input.hpp"
+#include "octet/engine/layers/spatial.hpp"
 #include "octet/engine/registry.hpp"
 #include "octet/ir/blob.hpp"
 #include "octet/ir/graph.hpp"
@@ -40,6 +42,12 @@ struct NetOptions {
   // Called once per layer in execution order with its bottom shapes, before the layer is
   // created; may edit the parameter (init_weights fills missing blobs here).
   std::function<void(ufw::LayerParameter&, const std::vector<Shape>&)> prepare_layer;
+  // Inference fusion at build: a Convolution followed by BatchNorm / Scale (folded into the
+  // conv's own weight copy) and then ReLU / ReLU6 / Clip (applied as the conv writes) runs as
+  // one layer. The blobs between the conv and the chain's last top are then never written, so
+  // only callers that read net outputs (bench, plain forward) should turn this on; calibration
+  // and layer-by-layer comparison need every blob.
+  bool fuse = false;
 };
 
 struct LayerInfo {
@@ -115,6 +123,7 @@ class Net {
 
   void forward() {
     for (auto& st : steps_) {
+      if (st.fused_away) continue;
       try {
         st.layer->forward(st.bottom_ptrs, st.top_ptrs);
       } catch (...) {
@@ -125,6 +134,14 @@ class Net {
         std::copy(scratch->data(), scratch->data() + scratch->size(), dst.data());
       }
     }
+  }
+
+  // Names of the layers folded into a preceding convolution by NetOptions::fuse.
+  std::vector<std::string> fused_layers() const {
+    std::vector<std::string> out;
+    for (const auto& st : steps_)
+      if (st.fused_away) out.push_back(st.layer->name());
+    return out;
   }
 
   // Layers in execution order, with their shapes, FLOPs and parameter counts.
@@ -170,6 +187,8 @@ class Net {
     std::vector<const FloatTensor*> bottom_ptrs;
     std::vector<FloatTensor*> top_ptrs;
     std::vector<std::pair<FloatTensor*, size_t>> copy_back;
+    bool fused_away = false;       // folded into an earlier conv: not run
+    std::optional<size_t> redirect;  // conv heading a fused chain: writes this blob instead of tops[0]
   };
 
   static std::string join(const std::vector<std::string>& v) {
@@ -247,6 +266,64 @@ class Net {
         throw ShapeError(where(opts_.model_file) + "net input '" + in.name +
                          "' has no shape (give input_shape/input_dim in the prototxt, or a shape at run time)");
     infer_shapes();
+    if (opts_.fuse) {
+      fuse_conv_chains();
+      allocate();
+    }
+  }
+
+  // NetOptions::fuse. A chain conv -> L1 -> L2 ... grows while the next layer in execution
+  // order is a foldable BatchNorm/Scale (before any activation) or an activation, reads only
+  // the chain's current blob, and that blob has no other reader (or the layer writes it in
+  // place, so later readers see the final value either way).
+  void fuse_conv_chains() {
+    std::vector<int> readers(blobs_.size(), 0);
+    for (const auto& st : steps_)
+      for (size_t b : st.bottoms) ++readers[b];
+    for (const auto& in : inputs_) readers[in.blob] += 1000;  // never fuse across a net input
+    std::vector<float> a, b;
+    for (size_t k = 0; k < steps_.size(); ++k) {
+      auto* conv = dynamic_cast<ConvolutionLayer*>(steps_[k].layer.get());
+      if (!conv || steps_[k].tops.size() != 1 || steps_[k].fused_away) continue;
+      size_t cur = steps_[k].tops[0];
+      bool has_act = false;
+      size_t j = k + 1;
+      for (; j < steps_.size(); ++j) {
+        Step& nx = steps_[j];
+        if (nx.bottoms.size() != 1 || nx.tops.size() != 1 || nx.bottoms[0] != cur) break;
+        const bool in_place = nx.tops[0] == cur;
+        if (!in_place && readers[cur] != 1) break;
+        if (std::find(output_names_.begin(), output_names_.end(), blob_names_[cur]) != output_names_.end() &&
+            !in_place)
+          break;
+        const std::string& t = nx.layer->type();
+        const Shape& cs = shapes_[cur];
+        if (auto* bn = dynamic_cast<BatchNormLayer*>(nx.layer.get()); bn && !has_act && t == "BatchNorm") {
+          if (cs.size() < 3 || bn->channels() != conv->out_channels()) break;
+          bn->channel_affine(a, b);
+          conv->fold_affine(a, b);
+        } else if (auto* sc = dynamic_cast<ScaleLayer*>(nx.layer.get()); sc && !has_act && t == "Scale") {
+          if (cs.size() < 3 || !sc->channel_affine(cs[0], conv->out_channels(), a, b)) break;
+          conv->fold_affine(a, b);
+        } else if (!has_act && dynamic_cast<ReluLayer*>(nx.layer.get()) && t == "ReLU") {
+          conv->set_activation(kernels::FusedActivation::relu(nx.layer->param().relu_param().negative_slope()));
+          has_act = true;
+        } else if (!has_act && dynamic_cast<Relu6Layer*>(nx.layer.get()) && t == "ReLU6") {
+          conv->set_activation(kernels::FusedActivation::relu6());
+          has_act = true;
+        } else if (!has_act && dynamic_cast<ClipLayer*>(nx.layer.get()) && t == "Clip") {
+          const auto& cp = nx.layer->param().clip_param();
+          conv->set_activation(kernels::FusedActivation::clip(cp.min(), cp.max()));
+          has_act = true;
+        } else {
+          break;
+        }
+        nx.fused_away = true;
+        cur = nx.tops[0];
+      }
+      if (cur != steps_[k].tops[0]) steps_[k].redirect = cur;
+      k = j - 1;
+    }
   }
 
   // Caffe's layouts for weighted layers: check the blobs merged from the weights file and
@@ -350,6 +427,10 @@ class Net {
       for (size_t b : st.bottoms) st.bottom_ptrs.push_back(&blobs_[b]);
       for (size_t t = 0; t < st.tops.size(); ++t) {
         const size_t id = st.tops[t];
+        if (t == 0 && st.redirect) {
+          st.top_ptrs.push_back(&blobs_[*st.redirect]);
+          continue;
+        }
         if (!st.top_in_place[t]) {
           st.top_ptrs.push_back(&blobs_[id]);
           continue;

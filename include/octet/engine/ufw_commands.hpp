@@ -207,6 +207,7 @@ inline Net& prepare_bench_net(std::unique_ptr<Net>& holder, const BenchOptions& 
   const ufw::NetParameter param = load_model(o.model, err);
   NetOptions no = net_options(o.model);
   no.input_shapes = shape_overrides(param, o.shape, "bench");
+  no.fuse = true;  // bench times the net outputs only, so conv+BN+Scale+ReLU run as one layer
   holder = std::make_unique<Net>(param, no);
   fill_random_inputs(*holder, o.seed);
   return *holder;

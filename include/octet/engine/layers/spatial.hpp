@@ -8,6 +8,7 @@
 // Depends on core/, kernels/, engine/layer.hpp and engine/blob_util.hpp.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -176,12 +177,16 @@ class ConvolutionLayer : public Layer {
     p_.kernel_h = f.kh, p_.kernel_w = f.kw, p_.stride_h = f.sh, p_.stride_w = f.sw;
     p_.pad_top = f.pt, p_.pad_left = f.pl, p_.pad_bottom = f.pb, p_.pad_right = f.pr;
     p_.dilation_h = f.dh, p_.dilation_w = f.dw, p_.group = f.group;
+    p_.activation = act_;
     s_ = kernels::conv2d_shape(p_, n, c, h, w, f.num_output);
     Shape ws{f.num_output, c / f.group, f.kh, f.kw};
     if (b.size() == 3) ws = {f.num_output, c / f.group, f.kw};
     bind_checked(weight_, param(), 0, ws, "weight");
     has_bias_ = f.bias;
     if (has_bias_) bind_checked(bias_, param(), 1, {f.num_output}, "bias");
+    wptr_ = folded_ ? fold_w_.data() : weight_.data();
+    bptr_ = folded_ ? fold_b_.data() : has_bias_ ? bias_.data() : nullptr;
+    repack();
     scratch_ = kernels::conv2d_scratch_size(p_, s_);
     scratch(scratch_);
     if (b.size() == 3) return {{n, f.num_output, s_.out_w}};
@@ -189,8 +194,8 @@ class ConvolutionLayer : public Layer {
   }
 
   void forward(const std::vector<const FloatTensor*>& bottoms, const std::vector<FloatTensor*>& tops) override {
-    kernels::conv2d(p_, s_, bottoms[0]->data(), weight_.data(), has_bias_ ? bias_.data() : nullptr,
-                    tops[0]->data(), spatial_detail::scratch(scratch_));
+    kernels::conv2d(p_, s_, bottoms[0]->data(), wptr_, bptr_, tops[0]->data(), spatial_detail::scratch(scratch_),
+                    packed_.empty() ? nullptr : packed_.data());
   }
 
   int64_t flops(const std::vector<Shape>&, const std::vector<Shape>&) const override {
@@ -198,8 +203,38 @@ class ConvolutionLayer : public Layer {
   }
 
   // The fused activation the kernel applies on write; for passes that fold a following ReLU.
-  void set_activation(const kernels::FusedActivation& a) { p_.activation = a; }
+  // Kept across reshape (input shape changes), like the folded weights below.
+  void set_activation(const kernels::FusedActivation& a) { act_ = a, p_.activation = a; }
   const kernels::Conv2dParams& kernel_params() const { return p_; }
+  int64_t out_channels() const { return s_.out_c; }
+
+  // Folds a per-output-channel affine y' = y * a[oc] + b[oc] that follows this conv (a
+  // BatchNorm or Scale the Net fuses at build) into the layer's own copy of the weights and
+  // bias; param().blobs() stay the file's values. Must be called after reshape and before any
+  // activation is fused (an affine after a ReLU does not fold).
+  void fold_affine(const std::vector<float>& a, const std::vector<float>& b) {
+    const int64_t O = s_.out_c;
+    if (static_cast<int64_t>(a.size()) != O || static_cast<int64_t>(b.size()) != O)
+      throw ShapeError("fold_affine: " + std::to_string(a.size()) + " channel factors for " + std::to_string(O) +
+                       " output channels");
+    if (act_.kind != kernels::FusedActivation::Kind::None)
+      throw ModelError("fold_affine: an affine after the fused activation cannot be folded");
+    if (!folded_) {
+      fold_w_.assign(wptr_, wptr_ + weight_.count());
+      fold_b_.assign(static_cast<size_t>(O), 0.f);
+      if (bptr_) std::copy(bptr_, bptr_ + O, fold_b_.begin());
+      folded_ = true;
+    }
+    const int64_t per = weight_.count() / O;
+    for (int64_t oc = 0; oc < O; ++oc) {
+      float* w = fold_w_.data() + oc * per;
+      for (int64_t i = 0; i < per; ++i) w[i] *= a[static_cast<size_t>(oc)];
+      fold_b_[static_cast<size_t>(oc)] = fold_b_[static_cast<size_t>(oc)] * a[static_cast<size_t>(oc)] + b[static_cast<size_t>(oc)];
+    }
+    wptr_ = fold_w_.data();
+    bptr_ = fold_b_.data();
+    repack();
+  }
 
  private:
   kernels::Conv2dParams p_;
@@ -207,6 +242,17 @@ class ConvolutionLayer : public Layer {
   spatial_detail::Weights weight_, bias_;
   bool has_bias_ = false;
   int64_t scratch_ = 0;
+  kernels::FusedActivation act_;
+  bool folded_ = false;
+  std::vector<float> fold_w_, fold_b_;
+  const float* wptr_ = nullptr;
+  const float* bptr_ = nullptr;
+  std::vector<float> packed_;  // wptr_ packed for the conv GEMM, so forward never packs
+
+  void repack() {
+    packed_.resize(static_cast<size_t>(kernels::conv2d_packed_weight_size(p_, s_)));
+    if (!packed_.empty()) kernels::conv2d_pack_weights(p_, s_, wptr_, packed_.data());
+  }
 };
 
 class DeconvolutionLayer : public Layer {
@@ -425,6 +471,19 @@ class BatchNormLayer : public Layer {
     return 2 * shape_count(bottoms[0]);
   }
 
+  // The layer as y = x * a[c] + b[c] over axis 1 (the factors the kernel computes), for
+  // folding into a preceding convolution.
+  int64_t channels() const { return s_.channels; }
+  void channel_affine(std::vector<float>& a, std::vector<float>& b) const {
+    const auto C = static_cast<size_t>(s_.channels);
+    a.resize(C), b.resize(C);
+    for (size_t c = 0; c < C; ++c) {
+      const double ac = 1.0 / std::sqrt(static_cast<double>(var_.data()[c]) * p_.scale_factor + p_.eps);
+      a[c] = static_cast<float>(ac);
+      b[c] = static_cast<float>(-static_cast<double>(mean_.data()[c]) * p_.scale_factor * ac);
+    }
+  }
+
  private:
   kernels::BatchNormParams p_;
   kernels::ChannelShape s_;
@@ -481,6 +540,16 @@ class ScaleLayer : public Layer {
 
   int64_t flops(const std::vector<Shape>& bottoms, const std::vector<Shape>&) const override {
     return (has_bias_ ? 2 : 1) * shape_count(bottoms[0]);
+  }
+
+  // y = x * a[c] + b[c] over axis 1 when the scale is a learned per-channel blob of `C`
+  // channels on an [N, C, ...] bottom of batch `N`; false otherwise (not foldable).
+  bool channel_affine(int64_t N, int64_t C, std::vector<float>& a, std::vector<float>& b) const {
+    if (param().bottom_size() != 1 || s_.outer != N || s_.channels != C) return false;
+    a.assign(scale_.data(), scale_.data() + C);
+    if (has_bias_) b.assign(bias_.data(), bias_.data() + C);
+    else b.assign(static_cast<size_t>(C), 0.f);
+    return true;
   }
 
  private:
