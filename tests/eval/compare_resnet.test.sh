@@ -87,4 +87,34 @@ fi
 grep -q "differ: int8 layer '/l3/c1/ConvX' (Convolution) is not in the fp32 net" "$T/err" || { cat "$T/err"; fail "error does not name the difference"; }
 if "$BIN/dump_tensor_data_use_pb" "$FM" "$FW" 2 GPU 2>"$T/err"; then fail "bad mode accepted"; fi
 grep -q "expected CPU or INT8_NEURON" "$T/err" || fail "bad mode message"
+# On the real pipeline, when calibration_use_pb is built: the int8 engine, the optimised int8
+# net against the original fp32 test net (compared by blob name), a th_scale-damaged layer.
+if [ -x "$BIN/calibration_use_pb" ]; then
+  mkdir -p "$T/cal"
+  cp "$FW" "$T/cal/r.fp32umodel"
+  $PY - "$FM" "$T/cal/r_test_fp32.prototxt" <<'EOF'
+import sys
+s = open(sys.argv[1]).read()
+for name in ["/l2/c2/Conv", "/l2/b2/BatchNormalization_scale"]:
+    key = '  name: "%s"\n' % name
+    i = s.index(key) + len(key)
+    s = s[:i] + "  th_scale: 0.05\n" + s[i:]
+s = s.replace('  top: "input"\n', '  top: "input"\n  top: "label"\n', 1)
+open(sys.argv[2], "w").write(s)
+EOF
+  "$BIN/calibration_use_pb" quantize -model="$T/cal/r_test_fp32.prototxt" -weights="$T/cal/r.fp32umodel" \
+    -iterations=32 -save_test_proto=true >/dev/null 2>&1
+  "$BIN/ufw" compare -fm="$T/cal/r_test_fp32.prototxt" -fw="$T/cal/r.fp32umodel" \
+    -im="$T/cal/r_test_int8_unique_top.prototxt" -iw="$T/cal/r.int8umodel" -iterations=16 -runtime=engine \
+    -search_fp_layers=1 -json="$T/cal.json" >"$T/cal.txt"
+  $PY - "$T/cal.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+first = r["layers"][r["damage_order"][0]]
+assert first["layer"] == "/l2/c2/Conv", first["layer"]
+assert [L["layer"] for L in r["layers"] if L["flagged"]] == ["/l2/c2/Conv"], [L["layer"] for L in r["layers"] if L["flagged"]]
+assert r["search"]["steps"][0]["layer"] == "/l2/c2/Conv"
+assert "int8 engine" in " ".join(r["notes"])
+EOF
+fi
 echo "compare_resnet: ok"
