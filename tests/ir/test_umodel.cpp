@@ -196,3 +196,24 @@ TEST_CASE("a V1-format caffemodel is reported as such") {
   const std::string v1("\x12\x00", 2);
   CHECK_THROWS_WITH(ir::parse_weights(v1, "old.caffemodel"), Catch::Contains("V1"));
 }
+
+TEST_CASE("int8 quantisation fields travel in the weights file and override the prototxt") {
+  auto net = ir::parse_prototxt(kNet);
+  ir::merge_weights(net, weights_for_tiny(), "w.fp32umodel");
+  // A layer with blobs and one without (layer 1) both carry int8 fields.
+  auto* conv = net.mutable_layer(0);
+  conv->add_top_quant()->set_threshold(4.f);
+  conv->mutable_int8_param()->add_multiplier(1 << 30);
+  net.mutable_layer(1)->add_top_quant()->set_threshold(2.5f);
+  const std::string bytes = ir::weights_bytes(net);
+
+  auto fresh = ir::parse_prototxt(kNet);
+  fresh.mutable_layer(0)->add_top_quant()->set_threshold(99.f);  // stale value in the prototxt
+  ir::merge_weights(fresh, ir::parse_weights(bytes, "w.int8umodel"), "w.int8umodel");
+  REQUIRE(fresh.layer(0).top_quant_size() == 1);
+  CHECK(fresh.layer(0).top_quant(0).threshold() == 4.f);
+  CHECK(fresh.layer(0).int8_param().multiplier(0) == (1 << 30));
+  REQUIRE(fresh.layer(1).top_quant_size() == 1);
+  CHECK(fresh.layer(1).top_quant(0).threshold() == 2.5f);
+  CHECK(fresh.layer(0).blobs_size() == 2);
+}

@@ -128,7 +128,8 @@ inline MergeReport merge_weights(ufw::NetParameter& net, const ufw::NetParameter
   for (int i = 0; i < net.layer_size(); ++i) by_name.emplace(net.layer(i).name(), i);
   MergeReport report;
   for (const auto& src : weights.layer()) {
-    if (src.blobs_size() == 0) continue;
+    const bool has_int8 = src.top_quant_size() != 0 || src.has_int8_param();
+    if (src.blobs_size() == 0 && !has_int8) continue;
     auto [lo, hi] = by_name.equal_range(src.name());
     if (lo == hi) {
       report.ignored.push_back(src.name());
@@ -136,6 +137,13 @@ inline MergeReport merge_weights(ufw::NetParameter& net, const ufw::NetParameter
     }
     for (auto it = lo; it != hi; ++it) {
       auto* dst = net.mutable_layer(it->second);
+      // The int8 umodel's weights file is authoritative for quantisation (docs/int8-umodel.md).
+      if (src.top_quant_size() != 0) *dst->mutable_top_quant() = src.top_quant();
+      if (src.has_int8_param()) *dst->mutable_int8_param() = src.int8_param();
+      if (src.blobs_size() == 0) {
+        report.merged.push_back(dst->name());
+        continue;
+      }
       if (dst->blobs_size() != 0) {
         if (dst->blobs_size() != src.blobs_size())
           throw ModelError(error_text(source, "layer " + src.name(),
@@ -178,17 +186,20 @@ inline std::string prototxt_text(const ufw::NetParameter& net) {
   return out;
 }
 
-// Weights bytes: every layer that has blobs, with its name, type and blobs only (the prototxt
-// carries everything else), as Caffe's caffemodel does for the fields that matter.
+// Weights bytes: every layer that has blobs or int8 quantisation, with its name, type, blobs and
+// top_quant/int8_param only (the prototxt carries everything else), as Caffe's caffemodel does
+// for the fields that matter.
 inline std::string weights_bytes(const ufw::NetParameter& net) {
   ufw::NetParameter w;
   w.set_name(net.name());
   for (const auto& l : net.layer()) {
-    if (l.blobs_size() == 0) continue;
+    if (l.blobs_size() == 0 && l.top_quant_size() == 0 && !l.has_int8_param()) continue;
     auto* d = w.add_layer();
     d->set_name(l.name());
     d->set_type(l.type());
     *d->mutable_blobs() = l.blobs();
+    *d->mutable_top_quant() = l.top_quant();
+    if (l.has_int8_param()) *d->mutable_int8_param() = l.int8_param();
   }
   std::string out;
   if (!w.SerializeToString(&out)) throw ModelError("cannot serialize weights for net " + net.name());
