@@ -1,4 +1,4 @@
-// ufw: run umodels on the CPU (forward, bench, info, init_weights, test_fp32, test_int8).
+// ufw: run umodels on the CPU (forward, bench, info, init_weights, test_fp32, test_int8, compare).
 // Flag parsing only; the commands live in octet/engine/ufw_commands.hpp.
 // GCC 12 reports its own AVX-512 intrinsics (_mm512_undefined_*) as maybe-uninitialized once the
 // int8 requantisation rows are inlined here (GCC bug 105593); the warning is a false positive.
@@ -55,7 +55,9 @@ const char* kUsage =
     "  init_weights  -model=... -output=NET.fp32umodel [-seed=1]\n"
     "  test_fp32     -model=NET_test_fp32_unique_top.prototxt -weights=NET.fp32umodel [-iterations=N]\n"
     "  test_int8     -model=NET_test_int8_unique_top.prototxt -weights=NET.int8umodel [-iterations=N]\n"
-    "                (top-1/top-5 over N Data-layer records; default: all records)\n";
+    "                (top-1/top-5 over N Data-layer records; default: all records)\n"
+    "  compare       -fm=FP32.prototxt -fw=FP32.fp32umodel -im=INT8.prototxt -iw=INT8.int8umodel\n"
+    "                [-iterations=N] [-report=r.html] [-json=r.json] [-search_fp_layers=K -target_cos=0.99]\n";
 
 int run(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "compare") return octet::eval::compare_main(argc - 1, argv + 1);
@@ -69,7 +71,7 @@ int run(int argc, char** argv) {
   }
   const std::string command = any.positional()[0];
   auto it = command_flags().find(command);
-  if (it == command_flags().end()) throw octet::UsageError("ufw: unknown command '" + command + "' (forward, bench, info, init_weights, test_fp32, test_int8)");
+  if (it == command_flags().end()) throw octet::UsageError("ufw: unknown command '" + command + "' (forward, bench, info, init_weights, test_fp32, test_int8, compare)");
   std::vector<FlagSpec> specs;
   for (const auto& s : all_flags())
     if (it->second.count(s.name)) specs.push_back(s);
