@@ -6,7 +6,8 @@ set -euo pipefail
 BIN=${OCTET_BIN:-build/bin}
 SRC=${OCTET_SOURCE_DIR:-.}
 DATA=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
-[ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || { echo "skip: no Fashion-MNIST at $DATA"; exit 0; }
+# bootstrap installs the data: its absence is a failure, not a pass.
+[ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || { echo "FAIL: no Fashion-MNIST at $DATA"; exit 1; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
