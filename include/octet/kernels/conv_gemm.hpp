@@ -22,7 +22,7 @@ namespace octet::kernels::conv_gemm {
 
 #if defined(__AVX512F__)
 inline constexpr bool kAvailable = true;
-inline constexpr int kVL = 16, kNV = 2;
+inline constexpr int kVL = 16, kNV = 3;  // 8 x 3 accumulators of 32 registers
 using Vec = __m512;
 inline Vec vload(const float* p) { return _mm512_loadu_ps(p); }
 inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
@@ -60,9 +60,11 @@ inline void pack_a(int64_t M, int64_t K, const float* A, int64_t lda, float* out
 }
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-// Full MR x NR tile over kc rows. first: start from bias (or zero) instead of C.
+// MR x NV*VL tile over kc rows. first: start from bias (or zero) instead of C.
+template <int NV>
 inline void micro(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t ldb, float* c,
                   int64_t ldc, bool first, const float* bias) {
+  constexpr int kNV = NV;
   Vec acc[kMR][kNV];
   for (int64_t i = 0; i < kMR; ++i)
     for (int v = 0; v < kNV; ++v)
@@ -122,14 +124,18 @@ inline void run_range(int64_t M, int64_t N, int64_t K, const float* Ap, const fl
         }
         float* cp = C + m0 * ldc + n0;
         if (mr == kMR && nr == kNR) {
-          micro(kc, ap, bp, bld, cp, ldc, first, bias_p);
+          micro<kNV>(kc, ap, bp, bld, cp, ldc, first, bias_p);
           if (last && act.kind != FusedActivation::Kind::None)
             for (int64_t i = 0; i < kMR; ++i) bias_activation(cp + i * ldc, kNR, 0.f, act);
           continue;
         }
         if (!first)
           for (int64_t i = 0; i < mr; ++i) std::copy(cp + i * ldc, cp + i * ldc + nr, ct + i * kNR);
-        micro(kc, ap, bp, bld, ct, kNR, first, bias_p);
+        // The narrowest micro-kernel that covers the tile's columns.
+        const int64_t nv = (nr + kVL - 1) / kVL;
+        if (nv >= kNV) micro<kNV>(kc, ap, bp, bld, ct, kNR, first, bias_p);
+        else if (nv == 1) micro<1>(kc, ap, bp, bld, ct, kNR, first, bias_p);
+        else micro<(kNV > 2 ? 2 : 1)>(kc, ap, bp, bld, ct, kNR, first, bias_p);
         for (int64_t i = 0; i < mr; ++i) {
           if (last) bias_activation(ct + i * kNR, nr, 0.f, act);
           std::copy(ct + i * kNR, ct + i * kNR + nr, cp + i * ldc);

@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace octet::kernels {
 
@@ -31,6 +35,39 @@ inline void valid_output_range(int64_t offset, int64_t stride, int64_t size, int
   hi = std::clamp<int64_t>(floor_div(size - 1 - offset, stride) + 1, lo, out);
 }
 
+namespace im2col_detail {
+// dst[0, n) = src[0, n) and zero fills. Rows of small feature maps are a few floats long: a
+// memcpy call or a vectorised loop's scalar tail costs more than the copy, so on AVX-512 the
+// tail is one masked move.
+template <typename T>
+inline void copy_row(T* __restrict dst, const T* __restrict src, int64_t n) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < n) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+      _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+    }
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+template <typename T>
+inline void zero_row(T* dst, int64_t n) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+    if (i < n) _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1u), _mm512_setzero_ps());
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = T(0);
+}
+}  // namespace im2col_detail
+
 // Columns for channels [c_begin, c_end) of one image (lets callers split work by channel).
 template <typename T>
 void im2col(const Im2colGeometry& g, const T* im, T* col, int64_t c_begin, int64_t c_end) {
@@ -46,18 +83,17 @@ void im2col(const Im2colGeometry& g, const T* im, T* col, int64_t c_begin, int64
         for (int64_t oh = 0; oh < g.out_h; ++oh, dst += g.out_w) {
           const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
           if (ih < 0 || ih >= g.height) {
-            std::fill(dst, dst + g.out_w, T(0));
+            im2col_detail::zero_row(dst, g.out_w);
             continue;
           }
           const T* row = src + ih * g.width;
-          std::fill(dst, dst + lo, T(0));
+          im2col_detail::zero_row(dst, lo);
           if (g.stride_w == 1) {
-            if (hi > lo)
-              std::memcpy(dst + lo, row + lo + off_w, static_cast<size_t>(hi - lo) * sizeof(T));
+            im2col_detail::copy_row(dst + lo, row + lo + off_w, hi - lo);
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = row[ow * g.stride_w + off_w];
           }
-          std::fill(dst + hi, dst + g.out_w, T(0));
+          im2col_detail::zero_row(dst + hi, g.out_w - hi);
         }
       }
     }
