@@ -31,7 +31,8 @@ TEST_CASE("conv_gemm matches the reference GEMM with bias and activation") {
   struct Case {
     int64_t M, N, K;
   };
-  const Case cases[] = {{1, 1, 1}, {8, 32, 9}, {7, 33, 27}, {17, 100, 300}, {64, 49, 600}, {3, 5, 513}, {24, 1000, 40}, {9, 80, 130}};
+  const Case cases[] = {{1, 1, 1}, {8, 32, 9}, {7, 33, 27}, {17, 100, 300}, {64, 49, 600}, {3, 5, 513}, {24, 1000, 40}, {9, 80, 130},
+                        {40, 700, 200}, {96, 49, 1200}};
   const FusedActivation acts[] = {FusedActivation::none(), FusedActivation::relu(), FusedActivation::relu(0.1f),
                                   FusedActivation::relu6(), FusedActivation::clip(-0.3f, 0.4f)};
   for (int threads : {1, 2, 3}) {

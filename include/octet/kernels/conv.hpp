@@ -244,7 +244,8 @@ void gemm_image(const Conv2dParams& p, const Conv2dShape& s, Conv2dAlgo algo, co
     const Im2colGeometry g{s.in_c,     s.in_h,       s.in_w,       p.kernel_h,   p.kernel_w,
                            p.pad_top,  p.pad_left,   p.stride_h,   p.stride_w,   p.dilation_h,
                            p.dilation_w, s.out_h,    s.out_w};
-    if (inner_parallel) {
+    // Small column buffers are copied faster than a second thread wakes up.
+    if (inner_parallel && col_size(p, s) >= (int64_t{1} << 17)) {
       parallel_for(0, s.in_c, [&](int64_t c) { im2col(g, in, col, c, c + 1); });
     } else {
       im2col(g, in, col);

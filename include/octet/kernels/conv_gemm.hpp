@@ -156,8 +156,9 @@ inline void run(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B
   if (M <= 0 || N <= 0) return;
   const int64_t mbs = m_blocks(M), tiles = (N + kNR - 1) / kNR;
   const int64_t threads = parallel ? num_threads() : 1;
-  // Below ~128k MACs per thread the fork/join costs more than it saves.
-  if (threads <= 1 || M * N * K < 131072 * threads) {
+  // Below ~1M MACs per thread waking the workers (passive wait) costs more than it saves:
+  // resnet8's batch-1 layers (~2M MACs) ran slower on 2 threads than on 1.
+  if (threads <= 1 || M * N * K < (int64_t{1} << 20) * threads) {
     run_range(M, N, K, Ap, B, ldb, bias, C, ldc, act, 0, mbs, 0, tiles);
     return;
   }
