@@ -216,3 +216,30 @@ TEST_CASE("init_random_weights fills weighted layers with seeded values of the r
   CHECK(stats.median_ms <= stats.max_ms);
   CHECK(stats.json().find("\"median_ms\"") != std::string::npos);
 }
+
+TEST_CASE("profile_forward times every layer and the table lists them with a total") {
+  auto p = ir::parse_prototxt(R"(
+    input: "d" input_shape { dim: 2 dim: 3 }
+    layer { name: "fc" type: "InnerProduct" bottom: "d" top: "y" inner_product_param { num_output: 4 } }
+    layer { name: "a" type: "AddOne" bottom: "y" top: "y" }
+  )");
+  Net net(init_random_weights(p, 7, opts()), opts());
+  fill_random_inputs(net, 3);
+  const auto rows = profile_forward(net, 4, 1);
+  REQUIRE(rows.size() == net.layers().size());
+  CHECK(rows[0].name == "fc");
+  CHECK(rows[0].type == "InnerProduct");
+  CHECK(rows[0].flops == net.layers()[0].flops);
+  CHECK(rows[1].name == "a");
+  for (const auto& r : rows) CHECK(r.ms >= 0.0);
+  // The timed forward computes what forward() does.
+  net.forward();
+  const auto want = values(net.blob("y"));
+  std::vector<double> ms;
+  net.forward_timed(ms);
+  CHECK(values(net.blob("y")) == want);
+  CHECK(ms.size() == rows.size());
+  const std::string table = profile_table(rows);
+  CHECK(table.find("total") != std::string::npos);
+  CHECK(table.find("InnerProduct") != std::string::npos);
+}

@@ -30,6 +30,7 @@ const std::vector<FlagSpec>& all_flags() {
       {"warmup", FlagKind::Int, "5", "bench: untimed iterations first"},
       {"threads", FlagKind::Int, "1", "forward/bench: CPU threads"},
       {"seed", FlagKind::Int, "1", "bench: input seed; init_weights: weights seed"},
+      {"profile", FlagKind::Bool, "false", "bench: also print per-layer times"},
   };
   return f;
 }
@@ -38,7 +39,7 @@ const std::vector<FlagSpec>& all_flags() {
 const std::map<std::string, std::set<std::string>>& command_flags() {
   static const std::map<std::string, std::set<std::string>> m = {
       {"forward", {"model", "weights", "input", "output", "blobs", "threads"}},
-      {"bench", {"model", "weights", "shape", "iters", "warmup", "threads", "seed"}},
+      {"bench", {"model", "weights", "shape", "iters", "warmup", "threads", "seed", "profile"}},
       {"info", {"model", "weights", "shape"}},
       {"init_weights", {"model", "output", "seed"}},
       {"test_fp32", {"model", "weights", "iters", "threads"}},
@@ -50,7 +51,7 @@ const std::map<std::string, std::set<std::string>>& command_flags() {
 const char* kUsage =
     "usage: ufw <command> [flags]\n"
     "  forward       -model=NET.prototxt -weights=NET.fp32umodel -input=a.npy[,b.npy] -output=out.npz [-blobs=all]\n"
-    "  bench         -model=... -weights=... [-shape=1,3,224,224] [-iters=50] [-threads=1]\n"
+    "  bench         -model=... -weights=... [-shape=1,3,224,224] [-iters=50] [-threads=1] [-profile]\n"
     "  info          -model=... [-weights=...] [-shape=...]\n"
     "  init_weights  -model=... -output=NET.fp32umodel [-seed=1]\n"
     "  test_fp32     -model=NET_test_fp32_unique_top.prototxt -weights=NET.fp32umodel [-iterations=N]\n"
@@ -109,6 +110,7 @@ int run(int argc, char** argv) {
     o.warmup = static_cast<int>(f.integer("warmup"));
     o.threads = static_cast<int>(f.integer("threads"));
     o.seed = static_cast<uint64_t>(f.integer("seed"));
+    o.profile = f.boolean("profile");
     return cmd::bench(o, std::cout, std::cerr);
   }
   return cmd::info({model, f.str("shape")}, std::cout, std::cerr);

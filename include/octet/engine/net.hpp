@@ -12,6 +12,7 @@
 // Depends on core/, ir/ and engine/layer.hpp + registry.hpp; never on tools or frontends.
 #pragma once
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <map>
@@ -122,17 +123,16 @@ class Net {
   }
 
   void forward() {
-    for (auto& st : steps_) {
-      if (st.fused_away) continue;
-      try {
-        st.layer->forward(st.bottom_ptrs, st.top_ptrs);
-      } catch (...) {
-        detail::rethrow_with("layer " + st.layer->name() + " (" + st.layer->type() + ")");
-      }
-      for (const auto& [scratch, blob] : st.copy_back) {
-        FloatTensor& dst = blobs_[blob];
-        std::copy(scratch->data(), scratch->data() + scratch->size(), dst.data());
-      }
+    for (auto& st : steps_) run_step(st);
+  }
+  // forward() that adds each layer's wall time in ms to layer_ms[k] (indexed like layers();
+  // layers fused into a convolution add nothing). For `ufw bench -profile`.
+  void forward_timed(std::vector<double>& layer_ms) {
+    layer_ms.resize(steps_.size(), 0.0);
+    for (size_t k = 0; k < steps_.size(); ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run_step(steps_[k]);
+      layer_ms[k] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
   }
 
@@ -190,6 +190,19 @@ class Net {
     bool fused_away = false;       // folded into an earlier conv: not run
     std::optional<size_t> redirect;  // conv heading a fused chain: writes this blob instead of tops[0]
   };
+
+  void run_step(Step& st) {
+    if (st.fused_away) return;
+    try {
+      st.layer->forward(st.bottom_ptrs, st.top_ptrs);
+    } catch (...) {
+      detail::rethrow_with("layer " + st.layer->name() + " (" + st.layer->type() + ")");
+    }
+    for (const auto& [scratch, blob] : st.copy_back) {
+      FloatTensor& dst = blobs_[blob];
+      std::copy(scratch->data(), scratch->data() + scratch->size(), dst.data());
+    }
+  }
 
   static std::string join(const std::vector<std::string>& v) {
     std::string s;

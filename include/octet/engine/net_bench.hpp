@@ -70,4 +70,53 @@ inline BenchStats bench_forward(Net& net, int iters, int warmup = 3) {
   return s;
 }
 
+// Per-layer time of a forward: `iters` timed forwards after `warmup`, mean ms per layer.
+struct LayerTime {
+  std::string name, type;
+  double ms = 0;       // mean per forward
+  int64_t flops = 0;   // per forward (the `ufw info` convention)
+};
+
+inline std::vector<LayerTime> profile_forward(Net& net, int iters, int warmup = 3) {
+  if (iters < 1) throw UsageError("bench: iterations must be >= 1");
+  for (int i = 0; i < warmup; ++i) net.forward();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) net.forward_timed(ms);
+  std::vector<LayerTime> out;
+  const auto& infos = net.layers();
+  for (size_t k = 0; k < infos.size(); ++k)
+    out.push_back({infos[k].name, infos[k].type, ms[k] / iters, infos[k].flops});
+  return out;
+}
+
+// The profile as a text table, slowest layers first, with each layer's share and GFLOP/s;
+// layers under 0.1 % of the time are summed into one row.
+inline std::string profile_table(std::vector<LayerTime> rows) {
+  double total = 0;
+  for (const auto& r : rows) total += r.ms;
+  std::stable_sort(rows.begin(), rows.end(), [](const LayerTime& a, const LayerTime& b) { return a.ms > b.ms; });
+  std::string out = "layer                                    type                 ms   share  GFLOP/s\n";
+  char buf[256];
+  double rest = 0;
+  int rest_n = 0;
+  for (const auto& r : rows) {
+    if (total > 0 && r.ms < 0.001 * total) {
+      rest += r.ms;
+      ++rest_n;
+      continue;
+    }
+    const double gflops = r.ms > 0 ? static_cast<double>(r.flops) / (r.ms * 1e6) : 0.0;
+    std::snprintf(buf, sizeof buf, "%-40.40s %-14.14s %9.4f %6.1f%% %8.1f\n", r.name.c_str(), r.type.c_str(), r.ms,
+                  total > 0 ? 100.0 * r.ms / total : 0.0, gflops);
+    out += buf;
+  }
+  if (rest_n) {
+    std::snprintf(buf, sizeof buf, "%-40.40s %-14.14s %9.4f %6.1f%%\n", ("(" + std::to_string(rest_n) + " more)").c_str(),
+                  "", rest, total > 0 ? 100.0 * rest / total : 0.0);
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "%-40.40s %-14.14s %9.4f\n", "total", "", total);
+  return out + buf;
+}
+
 }  // namespace octet::engine

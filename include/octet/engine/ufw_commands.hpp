@@ -200,6 +200,7 @@ struct BenchOptions {
   int warmup = 5;
   int threads = 1;
   uint64_t seed = 1;
+  bool profile = false;  // also print per-layer times
 };
 
 // Builds the net for benchmarking with -shape applied; inputs get seeded random values.
@@ -220,6 +221,7 @@ inline int bench(const BenchOptions& o, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Net> holder;
   Net& net = prepare_bench_net(holder, o, err);
   out << bench_forward(net, o.iters, o.warmup).json() << "\n";
+  if (o.profile) out << profile_table(profile_forward(net, o.iters, 0));
   return 0;
 }
 
