@@ -148,6 +148,8 @@ TEST_CASE("conv2d optimised matches reference on odd shapes") {
       {1, 4, 6, 6, 4, params(3, 3, 1, 1, 0, 0, 0, 0, 1, 2, 4)},       // depthwise dilated w
       {1, 3, 2, 2, 3, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3)},       // depthwise tiny plane
       {1, 3, 1, 5, 2, params(1, 3, 1, 1, 0, 1, 0, 1)},                 // H == 1
+      {1, 3, 9, 50, 4, params(3, 3, 2, 2, 1, 1, 1, 1)},                // stride-2 rows of 25
+      {2, 3, 30, 41, 8, params(7, 7, 2, 2, 3, 3, 3, 3)},               // resnet-style 7x7 s2 stem
   };
   uint32_t seed = 100;
   for (const auto& c : cases) {
@@ -183,11 +185,40 @@ TEST_CASE("conv2d randomized shapes vs reference") {
   }
 }
 
+TEST_CASE("conv2d direct stride-1 same-width convolutions match the reference") {
+  // OW == W and stride 1 reads the input straight through masked loads (AVX-512): tiles that
+  // cross output rows, partial last tiles and weight blocks, taps in the padding on every
+  // side, dilation, top/bottom pads that change OH, and 1 or 2 threads on either split.
+  const std::vector<Case> cases = {
+      {1, 3, 7, 9, 5, params(3, 3, 1, 1, 1, 1, 1, 1)},
+      {2, 16, 28, 28, 16, params(3, 3, 1, 1, 1, 1, 1, 1)},             // resnet8's first block
+      {3, 64, 7, 7, 64, params(3, 3, 1, 1, 1, 1, 1, 1)},               // 7x7 maps, tiles span rows
+      {1, 32, 30, 30, 40, params(3, 3, 1, 1, 1, 1, 1, 1)},             // big enough for 2 threads
+      {1, 20, 6, 6, 200, params(3, 3, 1, 1, 1, 1, 1, 1)},              // many weight blocks, few tiles
+      {2, 5, 11, 13, 9, params(5, 5, 1, 1, 2, 2, 2, 2)},
+      {1, 4, 12, 10, 7, params(3, 3, 1, 1, 2, 2, 2, 2, 2, 2)},         // dilated
+      {1, 6, 9, 8, 3, params(1, 3, 1, 1, 0, 1, 0, 1)},                 // 1x3
+      {2, 3, 10, 9, 4, params(3, 3, 1, 1, 0, 1, 2, 1)},                // pads change OH only
+      {1, 2, 3, 50, 3, params(7, 3, 1, 1, 3, 0, 3, 2)},                // asymmetric left/right
+      {1, 1, 1, 1, 1, params(3, 3, 1, 1, 1, 1, 1, 1)},
+  };
+  uint32_t seed = 500;
+  for (auto c : cases) {
+    if (conv_gemm::kDirectAvailable) CHECK(conv_detail::direct_conv(c.p, conv2d_shape(c.p, c.n, c.c, c.h, c.w, c.o)));
+    for (int threads : {1, 2}) {
+      c.p.activation = threads == 2 ? FusedActivation::relu(0.f) : FusedActivation::none();
+      check_case(c, threads, seed);
+      check_case(c, threads, seed + 7, false);
+      seed += 13;
+    }
+  }
+}
+
 TEST_CASE("conv2d with less scratch than threads still runs, too little throws") {
-  const Conv2dParams p = params(3, 3, 1, 1, 1, 1, 1, 1);
+  const Conv2dParams p = params(3, 3, 2, 2, 1, 1, 1, 1);  // stride 2: the im2col path
   const auto s = conv2d_shape(p, 4, 3, 6, 6, 4);
   auto in = random_vec(4 * 3 * 36, 5), w = random_vec(4 * 3 * 9, 6);
-  std::vector<float> want(4 * 4 * 36), got(want.size());
+  std::vector<float> want(4 * 4 * 9), got(want.size());
   reference::conv2d(p, s, in.data(), w.data(), static_cast<const float*>(nullptr), want.data());
   std::vector<float> scratch(conv2d_scratch_size(p, s, 1));
   set_num_threads(2);

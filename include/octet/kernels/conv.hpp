@@ -3,7 +3,11 @@
 // while the output is written. reference::conv2d is the plain loop nest; conv2d picks
 //   * Gemm1x1    1x1, stride 1, no pad: GEMM straight over the input (no im2col),
 //   * Depthwise  group == in_c: a direct kernel vectorised along the output row,
-//   * Im2colGemm everything else: im2col into caller scratch + one GEMM per group.
+//   * Im2colGemm everything else. Stride 1 with output rows as wide as input rows, one
+//                group, AVX-512: direct, the GEMM reading the input through masked loads
+//                (conv_gemm::run_direct_range). Otherwise im2col into caller scratch, then with one group on
+//                AVX2/AVX-512 one GEMM over several images side by side (batched_im2col_conv),
+//                otherwise one GEMM per group and image.
 // The caller sizes scratch once with conv2d_scratch_size (no allocation in forward).
 // Depends on core/ and Eigen only (never ir/, engine/ or proto).
 #pragma once
@@ -88,17 +92,41 @@ inline bool batch_parallel(const Conv2dShape& s, int64_t threads) {
 }
 }  // namespace conv_detail
 
-// Elements of scratch conv2d needs with `threads` threads (0 for the direct algorithms).
-inline int64_t conv2d_scratch_size(const Conv2dParams& p, const Conv2dShape& s,
-                                   int64_t threads = num_threads()) {
-  if (conv2d_algo(p, s) != Conv2dAlgo::Im2colGemm) return 0;
-  return conv_detail::col_size(p, s) * (conv_detail::batch_parallel(s, threads) ? threads : 1);
-}
-
 // The GEMM algorithms run on conv_gemm (weights packed once, bias + activation in the tile
 // epilogue) for float on AVX2/AVX-512 machines; elsewhere on gemm.hpp.
 template <typename T>
 inline constexpr bool kPackedGemm = std::is_same_v<T, float> && conv_gemm::kAvailable;
+
+namespace conv_detail {
+// Float im2col convs with one group put several images side by side in one column matrix and
+// run one GEMM over all of them: resnet8 at batch 64 ran 64 GEMMs of 49-784 columns, each
+// with a ragged last tile, and paid the per-GEMM costs 64 times.
+template <typename T>
+bool batched_im2col(const Conv2dParams& p, const Conv2dShape& s) {
+  return kPackedGemm<T> && p.group == 1 && conv2d_algo(p, s) == Conv2dAlgo::Im2colGemm;
+}
+// Stride-1 "same"-width convolutions read the input directly (conv_gemm::run_direct_range).
+inline bool direct_conv(const Conv2dParams& p, const Conv2dShape& s) {
+  return conv_gemm::kDirectAvailable && p.group == 1 && conv2d_algo(p, s) == Conv2dAlgo::Im2colGemm &&
+         p.stride_h == 1 && p.stride_w == 1 && s.out_w == s.in_w && p.kernel_h * p.kernel_w <= conv_gemm::kMaxTaps;
+}
+// Images per column matrix: as many as keep it within kBatchedColBytes (about half of L2, so
+// the GEMM reads it from there), at least one.
+inline constexpr int64_t kBatchedColBytes = int64_t{1} << 20;
+inline int64_t batched_images(const Conv2dParams& p, const Conv2dShape& s) {
+  return std::clamp<int64_t>(kBatchedColBytes / (col_size(p, s) * static_cast<int64_t>(sizeof(float))), 1, s.batch);
+}
+}  // namespace conv_detail
+
+// Elements of scratch conv2d<float> needs with `threads` threads (0 for the direct algorithms).
+inline int64_t conv2d_scratch_size(const Conv2dParams& p, const Conv2dShape& s,
+                                   int64_t threads = num_threads()) {
+  if (conv2d_algo(p, s) != Conv2dAlgo::Im2colGemm || conv_detail::direct_conv(p, s)) return 0;
+  if (conv_detail::batched_im2col<float>(p, s))
+    return conv_detail::col_size(p, s) * conv_detail::batched_images(p, s) *
+           (conv_detail::batch_parallel(s, threads) ? threads : 1);
+  return conv_detail::col_size(p, s) * (conv_detail::batch_parallel(s, threads) ? threads : 1);
+}
 
 // Floats conv2d_pack_weights writes (0 when the packed path does not apply).
 template <typename T = float>
@@ -277,6 +305,84 @@ void gemm_image(const Conv2dParams& p, const Conv2dShape& s, Conv2dAlgo algo, co
   }
 }
 
+// The batched_im2col algorithm: groups of images im2col'd side by side into one scratch slot
+// and multiplied at once, the output columns scattered back to NCHW by the GEMM's ColumnMap.
+// Threads take whole groups when the batch covers them, else split each GEMM.
+template <typename T>
+void batched_im2col_conv(const Conv2dParams& p, const Conv2dShape& s, const T* input, const T* bias, T* output,
+                         std::span<T> scratch, const T* packed) {
+  const Im2colGeometry g{s.in_c,     s.in_h,       s.in_w,       p.kernel_h,   p.kernel_w,
+                         p.pad_top,  p.pad_left,   p.stride_h,   p.stride_w,   p.dilation_h,
+                         p.dilation_w, s.out_h,    s.out_w};
+  const int64_t M = s.out_c, K = s.in_c * p.kernel_h * p.kernel_w, opl = s.out_h * s.out_w;
+  const int64_t in_img = s.in_c * s.in_h * s.in_w, out_img = s.out_c * opl, col = col_size(p, s);
+  const int64_t threads = num_threads();
+  const int64_t slot = col * batched_images(p, s);
+  const int64_t slots = static_cast<int64_t>(scratch.size()) / slot;
+  if (slots < 1)
+    throw ShapeError("convolution: scratch of " + std::to_string(scratch.size()) + " elements is smaller than the " +
+                     std::to_string(slot) + " im2col needs");
+  const conv_gemm::ColumnMap cm{opl, out_img, opl};
+  // Images [i0, i1) into `buf`, pitch (i1 - i0) * opl, then one GEMM.
+  auto run_group = [&](int64_t i0, int64_t i1, T* buf, bool inner_parallel) {
+    const int64_t n = (i1 - i0) * opl;
+    for (int64_t i = i0; i < i1; ++i) {
+      const T* img = input + i * in_img;
+      T* dst = buf + (i - i0) * opl;
+      // Small column buffers are copied faster than a second thread wakes up.
+      if (inner_parallel && col >= (int64_t{1} << 17))
+        parallel_for(0, s.in_c, [&](int64_t c) { im2col(g, img, dst, c, c + 1, n); });
+      else
+        im2col(g, img, dst, 0, s.in_c, n);
+    }
+    conv_gemm::run(M, n, K, packed, buf, n, bias, output + i0 * out_img, cm, p.activation, inner_parallel);
+  };
+  int64_t per = batched_images(p, s);
+  if (batch_parallel(s, threads) && slots >= threads) {
+    // Worker w owns slot w; groups sized so every worker gets the same number of images.
+    per = std::min(per, (s.batch + threads - 1) / threads);
+    parallel_for(0, threads, [&](int64_t w) {
+      for (int64_t i0 = w * per; i0 < s.batch; i0 += threads * per)
+        run_group(i0, std::min(s.batch, i0 + per), scratch.data() + w * slot, false);
+    });
+    return;
+  }
+  for (int64_t i0 = 0; i0 < s.batch; i0 += per) run_group(i0, std::min(s.batch, i0 + per), scratch.data(), threads > 1);
+}
+
+#if defined(__AVX512F__)
+// direct_conv: images across threads when the batch covers them, else each image's tiles
+// (or, with few tiles, its weight blocks).
+inline void direct_conv_run(const Conv2dParams& p, const Conv2dShape& s, const float* input, const float* bias,
+                            float* output, const float* packed) {
+  const conv_gemm::DirectGeometry g{s.in_h,       s.in_w,       p.kernel_h,   p.kernel_w, p.pad_top,
+                                    p.pad_left,   p.dilation_h, p.dilation_w, s.out_h};
+  const int64_t M = s.out_c, opl = s.out_h * s.out_w, K = s.in_c * p.kernel_h * p.kernel_w;
+  const int64_t in_img = s.in_c * s.in_h * s.in_w, out_img = s.out_c * opl;
+  const int64_t tiles = (opl + conv_gemm::kNR - 1) / conv_gemm::kNR, mbs = conv_gemm::m_blocks(M);
+  auto image = [&](int64_t n, int64_t mb0, int64_t mb1, int64_t t0, int64_t t1) {
+    conv_gemm::run_direct_range(g, s.in_c, M, packed, input + n * in_img, bias, output + n * out_img, p.activation,
+                                mb0, mb1, t0, t1);
+  };
+  const int64_t threads = num_threads();
+  if (batch_parallel(s, threads)) {
+    parallel_for(0, s.batch, [&](int64_t n) { image(n, 0, mbs, 0, tiles); });
+    return;
+  }
+  // Below ~1M MACs per thread, waking the workers costs more than they save (conv_gemm::run).
+  const bool worth = threads > 1 && M * opl * K >= (int64_t{1} << 20) * threads;
+  for (int64_t n = 0; n < s.batch; ++n) {
+    if (!worth) {
+      image(n, 0, mbs, 0, tiles);
+    } else if (tiles >= 2 * threads || mbs < threads) {
+      parallel_for(0, threads, [&](int64_t w) { image(n, 0, mbs, tiles * w / threads, tiles * (w + 1) / threads); });
+    } else {
+      parallel_for(0, threads, [&](int64_t w) { image(n, mbs * w / threads, mbs * (w + 1) / threads, 0, tiles); });
+    }
+  }
+}
+#endif
+
 }  // namespace conv_detail
 
 // output[N, O, OH, OW] = act(conv(input[N, C, H, W], weight) + bias). bias may be null.
@@ -311,6 +417,18 @@ void conv2d(const Conv2dParams& p, const Conv2dShape& s, const T* input, const T
     return;
   }
 
+  if constexpr (kPackedGemm<T>) {
+#if defined(__AVX512F__)
+    if (conv_detail::direct_conv(p, s)) {
+      conv_detail::direct_conv_run(p, s, input, bias, output, packed);
+      return;
+    }
+#endif
+    if (conv_detail::batched_im2col<T>(p, s)) {
+      conv_detail::batched_im2col_conv(p, s, input, bias, output, scratch, packed);
+      return;
+    }
+  }
   const int64_t col = algo == Conv2dAlgo::Im2colGemm ? conv_detail::col_size(p, s) : 0;
   int64_t slots = 1;
   if (col > 0) {

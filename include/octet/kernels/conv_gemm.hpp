@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <immintrin.h>
+#include <type_traits>
 
 #include "octet/core/parallel.hpp"
 #include "octet/kernels/fused_activation.hpp"
@@ -84,18 +85,217 @@ inline void micro(int64_t kc, const float* __restrict a, const float* __restrict
 }
 #endif
 
-// C = act(A * B + bias); Ap from pack_a(M, K, ...); bias has M values or is null.
-// Rows [m0, m1) of blocks and tiles [t0, t1) of N, for one thread.
+// Where column n of C lives. A plain matrix is one image (cols_per_image >= N); a convolution
+// over a whole batch has columns image-major (n = image * pixels + pixel) and NCHW output, so
+// column n of row m is at C + (n / cols_per_image) * image_stride + m * ldc + n % cols_per_image.
+struct ColumnMap {
+  int64_t cols_per_image = 0;
+  int64_t image_stride = 0;
+  int64_t ldc = 0;
+};
+
+// Calls f(j, offset, len) for the runs of tile columns [n0, n0 + nr) that stay in one image:
+// tile column j maps to C + offset (row 0), for len columns.
+template <typename F>
+inline void for_each_column_run(const ColumnMap& cm, int64_t n0, int64_t nr, F&& f) {
+  for (int64_t j = 0; j < nr;) {
+    const int64_t n = n0 + j, img = n / cm.cols_per_image, px = n % cm.cols_per_image;
+    const int64_t len = std::min(nr - j, cm.cols_per_image - px);
+    f(j, img * cm.image_stride + px, len);
+    j += len;
+  }
+}
+
+// K slices of at most kKC, balanced (K = 144 runs as 72 + 72, not 128 + 16: every slice
+// reloads and stores the C tile, so a thin last slice costs nearly as much as a full one).
+inline int64_t k_slice(int64_t K) {
+  const int64_t slices = (K + kKC - 1) / kKC;
+  return (K + slices - 1) / slices;
+}
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+// M blocks [mb0, mb1) of one tile (columns [n0, n0 + nr)) over one K slice. compute(nv, ap, c,
+// ldc, bias) runs the MR x nv*VL micro-kernel for weight block ap into c (from bias when
+// `first`, else accumulating onto c); this function finds where the tile lives, goes through
+// a local tile when it is partial or crosses an image, and applies the activation after the
+// `last` slice. ap points at the block's first packed weight of the slice (k0).
+template <typename Compute>
+inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int64_t n0, int64_t nr,
+                         const float* bias, float* C, const ColumnMap& cm, const FusedActivation& act, int64_t mb0,
+                         int64_t mb1, bool first, bool last, Compute&& compute) {
+  alignas(64) float ct[kMR * kNR];
+  alignas(64) float bpad[kMR];
+  const int64_t px0 = n0 % cm.cols_per_image;
+  const bool direct = nr == kNR && px0 + kNR <= cm.cols_per_image;
+  const int64_t cbase = (n0 / cm.cols_per_image) * cm.image_stride + px0;
+  for (int64_t mb = mb0; mb < mb1; ++mb) {
+    const int64_t m0 = mb * kMR, mr = std::min(kMR, M - m0);
+    const float* ap = Ap + (mb * K + k0) * kMR;
+    const float* bias_p = bias ? bias + m0 : nullptr;
+    if (bias && mr < kMR) {
+      std::fill(bpad, bpad + kMR, 0.f);
+      std::copy(bias + m0, bias + m0 + mr, bpad);
+      bias_p = bpad;
+    }
+    if (direct && mr == kMR) {
+      float* cp = C + cbase + m0 * cm.ldc;
+      compute(kNV, ap, cp, cm.ldc, bias_p);
+      if (last && act.kind != FusedActivation::Kind::None)
+        for (int64_t i = 0; i < kMR; ++i) bias_activation(cp + i * cm.ldc, kNR, 0.f, act);
+      continue;
+    }
+    if (!first)
+      for_each_column_run(cm, n0, nr, [&](int64_t j, int64_t off, int64_t len) {
+        for (int64_t i = 0; i < mr; ++i) {
+          const float* src = C + off + (m0 + i) * cm.ldc;
+          std::copy(src, src + len, ct + i * kNR + j);
+        }
+      });
+    compute(static_cast<int>(std::min<int64_t>(kNV, (nr + kVL - 1) / kVL)), ap, ct, kNR, bias_p);
+    if (last)
+      for (int64_t i = 0; i < mr; ++i) bias_activation(ct + i * kNR, nr, 0.f, act);
+    for_each_column_run(cm, n0, nr, [&](int64_t j, int64_t off, int64_t len) {
+      for (int64_t i = 0; i < mr; ++i) std::copy(ct + i * kNR + j, ct + i * kNR + j + len, C + off + (m0 + i) * cm.ldc);
+    });
+  }
+}
+
+// The micro-kernel of width nv vectors (1 <= nv <= kNV) as a runtime choice.
+template <typename F>
+inline void with_width(int nv, F&& f) {
+  if (nv >= kNV) f(std::integral_constant<int, kNV>{});
+  else if (nv == 1) f(std::integral_constant<int, 1>{});
+  else f(std::integral_constant<int, (kNV > 2 ? 2 : 1)>{});
+}
+#endif
+
+// ---- Direct convolution -------------------------------------------------------------------
+// Stride-1 convolutions whose output rows are as wide as their input rows (OW == W: "same"
+// padding) read B straight from the input: for output pixel n = oh * W + ow of a plane, kernel
+// tap (kh, kw) reads input element n + (kh*dh - pad_top) * W + (kw*dw - pad_left) of each
+// channel, so a row of B is a slice of the input plane at a fixed offset, with the lanes that
+// fall into the padding masked to zero. No im2col, no panel copy: at 16-64 channels im2col cost
+// as much as the GEMM. AVX-512 only (masked loads that never fault on masked-off lanes).
+#if defined(__AVX512F__)
+inline constexpr bool kDirectAvailable = true;
+inline constexpr int kMaxTaps = 64;
+
+// Per tile: each tap's input offset and, per vector of the tile, the lanes to load.
+struct DirectTile {
+  int64_t taps = 0;
+  int64_t offset[kMaxTaps];
+  __mmask16 mask[kMaxTaps][kNV];
+};
+
+struct DirectGeometry {
+  int64_t height = 0, width = 0;  // input plane (= output width)
+  int64_t kernel_h = 1, kernel_w = 1, pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
+  int64_t out_h = 0;
+};
+
+// Offsets and masks for pixels [n0, n0 + nr) of a plane.
+inline void direct_tile(const DirectGeometry& g, int64_t n0, int64_t nr, DirectTile& t) {
+  t.taps = g.kernel_h * g.kernel_w;
+  __m512i oh[kNV], ow[kNV];
+  __mmask16 in_tile[kNV];
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  for (int v = 0; v < kNV; ++v) {
+    const __m512i n = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(n0 + v * kVL)));
+    // n / W exactly: n < 2^24, so the float quotient rounds to within half an ulp of the true
+    // one and floor((n + 0.5) / W) cannot cross an integer.
+    const __m512 q = _mm512_div_ps(_mm512_add_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(0.5f)),
+                                   _mm512_set1_ps(static_cast<float>(g.width)));
+    oh[v] = _mm512_cvttps_epi32(q);
+    ow[v] = _mm512_sub_epi32(n, _mm512_mullo_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(g.width))));
+    const int64_t lanes = std::clamp<int64_t>(nr - v * kVL, 0, kVL);
+    in_tile[v] = static_cast<__mmask16>(lanes >= 16 ? 0xFFFFu : (1u << lanes) - 1u);
+  }
+  int64_t tap = 0;
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    const int64_t dy = kh * g.dilation_h - g.pad_top;
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw, ++tap) {
+      const int64_t dx = kw * g.dilation_w - g.pad_left;
+      t.offset[tap] = dy * g.width + dx;
+      for (int v = 0; v < kNV; ++v) {
+        const __m512i ih = _mm512_add_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(dy)));
+        const __m512i iw = _mm512_add_epi32(ow[v], _mm512_set1_epi32(static_cast<int>(dx)));
+        __mmask16 m = in_tile[v];
+        m = _mm512_mask_cmpge_epi32_mask(m, ih, _mm512_setzero_si512());
+        m = _mm512_mask_cmplt_epi32_mask(m, ih, _mm512_set1_epi32(static_cast<int>(g.height)));
+        m = _mm512_mask_cmpge_epi32_mask(m, iw, _mm512_setzero_si512());
+        m = _mm512_mask_cmplt_epi32_mask(m, iw, _mm512_set1_epi32(static_cast<int>(g.width)));
+        t.mask[tap][v] = m;
+      }
+    }
+  }
+}
+
+// MR x NV*16 tile: c = bias + sum over channels and taps of weights (packed, k = ch*taps + tap)
+// times the input at `in` (the tile's first pixel of channel 0) + ch*plane + tap offset.
+template <int NV>
+inline void micro_direct(int64_t channels, int64_t plane, const DirectTile& t, const float* __restrict a,
+                         const float* in, float* c, int64_t ldc, const float* bias) {
+  Vec acc[kMR][NV];
+  for (int64_t i = 0; i < kMR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = vset1(bias ? bias[i] : 0.f);
+  for (int64_t ch = 0; ch < channels; ++ch, in += plane) {
+    for (int64_t tap = 0; tap < t.taps; ++tap, a += kMR) {
+      const float* src = in + t.offset[tap];
+      Vec x[NV];
+      for (int v = 0; v < NV; ++v) x[v] = _mm512_maskz_loadu_ps(t.mask[tap][v], src + v * kVL);
+#pragma GCC unroll 8
+      for (int64_t i = 0; i < kMR; ++i) {
+        const Vec w = vset1(a[i]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = vfma(w, x[v], acc[i][v]);
+      }
+    }
+  }
+  for (int64_t i = 0; i < kMR; ++i)
+    for (int v = 0; v < NV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
+}
+
+// Tiles [t0, t1) of one image's output plane (pixels opl = out_h * W), M blocks [mb0, mb1).
+// `in`/`C` are the image's input and output; Ap from pack_a with K = channels * taps.
+inline void run_direct_range(const DirectGeometry& g, int64_t channels, int64_t M, const float* Ap, const float* in,
+                             const float* bias, float* C, const FusedActivation& act, int64_t mb0, int64_t mb1,
+                             int64_t t0, int64_t t1) {
+  const int64_t plane = g.height * g.width, opl = g.out_h * g.width, K = channels * g.kernel_h * g.kernel_w;
+  const ColumnMap cm{opl, 0, opl};
+  DirectTile dt;
+  auto tile = [&](int64_t t, int64_t b0, int64_t b1) {
+    const int64_t n0 = t * kNR, nr = std::min(kNR, opl - n0);
+    direct_tile(g, n0, nr, dt);
+    tile_mblocks(M, K, Ap, 0, n0, nr, bias, C, cm, act, b0, b1, true, true,
+                 [&](int nv, const float* ap, float* c, int64_t ldc, const float* b) {
+                   with_width(nv, [&](auto w) {
+                     micro_direct<decltype(w)::value>(channels, plane, dt, ap, in + n0, c, ldc, b);
+                   });
+                 });
+  };
+  // Weights past ~512 KB (resnet18's 512-channel layers: 9 MB) do not stay in L2 from one tile
+  // to the next, so then each weight block goes through every tile before the next block.
+  if (M * K * static_cast<int64_t>(sizeof(float)) > (int64_t{512} << 10)) {
+    for (int64_t mb = mb0; mb < mb1; ++mb)
+      for (int64_t t = t0; t < t1; ++t) tile(t, mb, mb + 1);
+  } else {
+    for (int64_t t = t0; t < t1; ++t) tile(t, mb0, mb1);
+  }
+}
+#else
+inline constexpr bool kDirectAvailable = false;
+inline constexpr int kMaxTaps = 0;
+#endif
+
+// C = act(A * B + bias); Ap from pack_a(M, K, ...); bias has M values or is null; column n
+// of C where cm puts it. Rows [m0, m1) of blocks and tiles [t0, t1) of N, for one thread.
 inline void run_range(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, int64_t ldb, const float* bias,
-                      float* C, int64_t ldc, const FusedActivation& act, int64_t mb0, int64_t mb1, int64_t t0,
+                      float* C, const ColumnMap& cm, const FusedActivation& act, int64_t mb0, int64_t mb1, int64_t t0,
                       int64_t t1) {
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-  alignas(64) float bt[kKC * kNR];   // zero-padded B panel for the last, partial N tile
-  alignas(64) float ct[kMR * kNR];   // C tile for partial tiles
-  alignas(64) float bpad[kMR];
-  for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-    const int64_t kc = std::min(kKC, K - k0);
-    const bool first = k0 == 0, last = k0 + kc >= K;
+  alignas(64) float bt[kKC * kNR];  // the tile's B panel, contiguous, zero-padded past N
+  const int64_t kstep = k_slice(K);
+  for (int64_t k0 = 0; k0 < K; k0 += kstep) {
+    const int64_t kc = std::min(kstep, K - k0);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n0 = t * kNR, nr = std::min(kNR, N - n0);
       // Copy the kc x NR panel out of B once per tile: B's rows are ldb apart, and with ldb a
@@ -111,40 +311,15 @@ inline void run_range(int64_t M, int64_t N, int64_t K, const float* Ap, const fl
           std::memset(bt + k * kNR + nr, 0, static_cast<size_t>(kNR - nr) * sizeof(float));
         }
       }
-      const float* bp = bt;
-      const int64_t bld = kNR;
-      for (int64_t mb = mb0; mb < mb1; ++mb) {
-        const int64_t m0 = mb * kMR, mr = std::min(kMR, M - m0);
-        const float* ap = Ap + (mb * K + k0) * kMR;
-        const float* bias_p = bias ? bias + m0 : nullptr;
-        if (bias && mr < kMR) {
-          std::fill(bpad, bpad + kMR, 0.f);
-          std::copy(bias + m0, bias + m0 + mr, bpad);
-          bias_p = bpad;
-        }
-        float* cp = C + m0 * ldc + n0;
-        if (mr == kMR && nr == kNR) {
-          micro<kNV>(kc, ap, bp, bld, cp, ldc, first, bias_p);
-          if (last && act.kind != FusedActivation::Kind::None)
-            for (int64_t i = 0; i < kMR; ++i) bias_activation(cp + i * ldc, kNR, 0.f, act);
-          continue;
-        }
-        if (!first)
-          for (int64_t i = 0; i < mr; ++i) std::copy(cp + i * ldc, cp + i * ldc + nr, ct + i * kNR);
-        // The narrowest micro-kernel that covers the tile's columns.
-        const int64_t nv = (nr + kVL - 1) / kVL;
-        if (nv >= kNV) micro<kNV>(kc, ap, bp, bld, ct, kNR, first, bias_p);
-        else if (nv == 1) micro<1>(kc, ap, bp, bld, ct, kNR, first, bias_p);
-        else micro<(kNV > 2 ? 2 : 1)>(kc, ap, bp, bld, ct, kNR, first, bias_p);
-        for (int64_t i = 0; i < mr; ++i) {
-          if (last) bias_activation(ct + i * kNR, nr, 0.f, act);
-          std::copy(ct + i * kNR, ct + i * kNR + nr, cp + i * ldc);
-        }
-      }
+      const bool first = k0 == 0;
+      tile_mblocks(M, K, Ap, k0, n0, nr, bias, C, cm, act, mb0, mb1, first, k0 + kc >= K,
+                   [&](int nv, const float* ap, float* c, int64_t ldc, const float* b) {
+                     with_width(nv, [&](auto w) { micro<decltype(w)::value>(kc, ap, bt, kNR, c, ldc, first, b); });
+                   });
     }
   }
 #else
-  (void)M, (void)N, (void)K, (void)Ap, (void)B, (void)ldb, (void)bias, (void)C, (void)ldc, (void)act;
+  (void)M, (void)N, (void)K, (void)Ap, (void)B, (void)ldb, (void)bias, (void)C, (void)cm, (void)act;
   (void)mb0, (void)mb1, (void)t0, (void)t1;
 #endif
 }
@@ -152,27 +327,33 @@ inline void run_range(int64_t M, int64_t N, int64_t K, const float* Ap, const fl
 // The whole product; with parallel, split across octet threads (N tiles when there are enough,
 // else M blocks).
 inline void run(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, int64_t ldb, const float* bias,
-                float* C, int64_t ldc, const FusedActivation& act, bool parallel) {
+                float* C, const ColumnMap& cm, const FusedActivation& act, bool parallel) {
   if (M <= 0 || N <= 0) return;
   const int64_t mbs = m_blocks(M), tiles = (N + kNR - 1) / kNR;
   const int64_t threads = parallel ? num_threads() : 1;
   // Below ~1M MACs per thread waking the workers (passive wait) costs more than it saves:
   // resnet8's batch-1 layers (~2M MACs) ran slower on 2 threads than on 1.
   if (threads <= 1 || M * N * K < (int64_t{1} << 20) * threads) {
-    run_range(M, N, K, Ap, B, ldb, bias, C, ldc, act, 0, mbs, 0, tiles);
+    run_range(M, N, K, Ap, B, ldb, bias, C, cm, act, 0, mbs, 0, tiles);
     return;
   }
   if (tiles >= 4 * threads || mbs < threads) {
     parallel_for(0, threads, [&](int64_t w) {
       const int64_t a = tiles * w / threads, b = tiles * (w + 1) / threads;
-      run_range(M, N, K, Ap, B, ldb, bias, C, ldc, act, 0, mbs, a, b);
+      run_range(M, N, K, Ap, B, ldb, bias, C, cm, act, 0, mbs, a, b);
     });
   } else {
     parallel_for(0, threads, [&](int64_t w) {
       const int64_t a = mbs * w / threads, b = mbs * (w + 1) / threads;
-      run_range(M, N, K, Ap, B, ldb, bias, C, ldc, act, a, b, 0, tiles);
+      run_range(M, N, K, Ap, B, ldb, bias, C, cm, act, a, b, 0, tiles);
     });
   }
+}
+
+// A plain row-major C with row pitch ldc.
+inline void run(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, int64_t ldb, const float* bias,
+                float* C, int64_t ldc, const FusedActivation& act, bool parallel) {
+  run(M, N, K, Ap, B, ldb, bias, C, ColumnMap{N, 0, ldc}, act, parallel);
 }
 
 }  // namespace octet::kernels::conv_gemm
