@@ -214,6 +214,39 @@ TEST_CASE("conv2d direct stride-1 same-width convolutions match the reference") 
   }
 }
 
+TEST_CASE("conv2d vectorised depthwise on small planes matches the reference") {
+  // Stride 1, output rows as wide as input rows, planes narrower than 32: 16 pixels per vector
+  // with masked loads on AVX-512 (tails, every padding side, dilation, 5x5, each activation).
+  const std::vector<Case> cases = {
+      {1, 12, 7, 7, 12, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 12)},
+      {2, 9, 14, 14, 9, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 9)},
+      {1, 40, 28, 28, 40, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40)},
+      {1, 300, 28, 28, 300, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 300)},  // enough work for 2 threads
+      {3, 5, 11, 13, 5, params(5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 5)},
+      {1, 4, 9, 10, 4, params(3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 4)},   // dilated
+      {1, 3, 6, 8, 3, params(3, 3, 1, 1, 0, 1, 2, 1, 1, 1, 3)},    // pads change OH only
+      {1, 2, 1, 1, 2, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2)},
+  };
+  const FusedActivation acts[] = {FusedActivation::none(), FusedActivation::relu(0.f), FusedActivation::relu(0.2f),
+                                  FusedActivation::relu6(), FusedActivation::clip(-0.5f, 0.25f)};
+  uint32_t seed = 900;
+  for (auto c : cases) {
+    if (conv_gemm::kDirectAvailable) {
+      const auto s = conv2d_shape(c.p, c.n, c.c, c.h, c.w, c.o);
+      CHECK(conv2d_algo(c.p, s) == Conv2dAlgo::Depthwise);
+#if defined(__AVX512F__)
+      CHECK(conv_detail::depthwise_vectorised(c.p, s));
+#endif
+    }
+    for (const auto& a : acts)
+      for (int threads : {1, 2}) {
+        c.p.activation = a;
+        check_case(c, threads, seed, threads == 1);
+        seed += 5;
+      }
+  }
+}
+
 TEST_CASE("conv2d with less scratch than threads still runs, too little throws") {
   const Conv2dParams p = params(3, 3, 2, 2, 1, 1, 1, 1);  // stride 2: the im2col path
   const auto s = conv2d_shape(p, 4, 3, 6, 6, 4);
