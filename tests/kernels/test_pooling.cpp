@@ -146,3 +146,17 @@ TEST_CASE("pool2d optimised matches reference on random shapes") {
     require_close(got, want, 1e-5f);
   }
 }
+
+TEST_CASE("global pooling of whole planes matches the reference (lanes, tails, batch x channels)") {
+  for (const auto method : {PoolMethod::Max, PoolMethod::Average})
+    for (const auto& [h, w] : {std::pair<int64_t, int64_t>{7, 7}, {20, 30}, {1, 15}, {4, 4}}) {
+      auto g = pp(method, 1, 1, 1, 1);
+      g.global = true;
+      const auto s = pool2d_shape(g, 2, 5, h, w);
+      auto in = random_vec(2 * 5 * h * w, 77);
+      std::vector<float> want(10), got(10, -5.f);
+      reference::pool2d(g, s, in.data(), want.data());
+      pool2d(g, s, in.data(), got.data());
+      require_close(got, want, 1e-5f);
+    }
+}

@@ -170,12 +170,35 @@ void plane(const Pool2dParams& p, const Pool2dShape& s, const T* in, T* out) {
   }
 }
 
+// Max or mean of a whole plane, 16 independent lanes so the loop vectorises (a single running
+// sum cannot be reordered without -ffast-math); global pooling ran at 0.3 GFLOP/s on 7x7
+// planes through the windowed path.
+template <typename T>
+T whole_plane(const T* in, int64_t n, bool is_max) {
+  constexpr int64_t kLanes = 16;
+  T acc[kLanes];
+  std::fill(acc, acc + kLanes, is_max ? std::numeric_limits<T>::lowest() : T(0));
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) acc[j] = is_max ? std::max(acc[j], in[i + j]) : acc[j] + in[i + j];
+  for (int64_t j = 0; i < n; ++i, ++j) acc[j] = is_max ? std::max(acc[j], in[i]) : acc[j] + in[i];
+  T r = acc[0];
+  for (int64_t j = 1; j < kLanes; ++j) r = is_max ? std::max(r, acc[j]) : r + acc[j];
+  return is_max ? r : divide(r, n);
+}
+
 }  // namespace pool_detail
 
 template <typename T>
 void pool2d(const Pool2dParams& params, const Pool2dShape& s, const T* input, T* output) {
   const Pool2dParams p = pool2d_effective(params, s.in_h, s.in_w);
   const int64_t ipl = s.in_h * s.in_w, opl = s.out_h * s.out_w;
+  if (opl == 1 && p.kernel_h == s.in_h && p.kernel_w == s.in_w && !p.pad_top && !p.pad_left && !p.pad_bottom &&
+      !p.pad_right) {
+    const bool is_max = p.method == PoolMethod::Max;
+    parallel_for(0, s.batch * s.channels, [&](int64_t i) { output[i] = pool_detail::whole_plane(input + i * ipl, ipl, is_max); }, 64);
+    return;
+  }
   parallel_for(0, s.batch * s.channels, [&](int64_t i) {
     pool_detail::plane(p, s, input + i * ipl, output + i * opl);
   }, 4);
