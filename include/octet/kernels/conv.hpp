@@ -255,20 +255,6 @@ void depthwise_plane(const Conv2dParams& p, const Conv2dShape& s, const T* in, c
 }
 
 #if defined(__AVX512F__)
-inline __m512 activate16(const FusedActivation& a, __m512 v) {
-  switch (a.kind) {
-    case FusedActivation::Kind::None: return v;
-    case FusedActivation::Kind::Relu:
-      if (a.negative_slope == 0.f) return _mm512_max_ps(v, _mm512_setzero_ps());
-      return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ), v,
-                                _mm512_set1_ps(a.negative_slope));
-    case FusedActivation::Kind::Relu6:
-      return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.f));
-    case FusedActivation::Kind::Clip:
-      return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a.min)), _mm512_set1_ps(a.max));
-  }
-  return v;
-}
 
 // Depthwise (one output channel per input channel, stride 1, output rows as wide as input rows)
 // on AVX-512: 16 output pixels of a plane per vector; the input index of a tap is the pixel
@@ -334,7 +320,7 @@ inline void depthwise_avx512(const Conv2dParams& p, const Conv2dShape& s, const 
           __m512 acc = b0;
           for (int64_t t = 0; t < taps; ++t)
             acc = _mm512_fmadd_ps(_mm512_set1_ps(wc[t]), _mm512_maskz_loadu_ps(mask[q][t], src + off[q][t]), acc);
-          _mm512_mask_storeu_ps(dst + q * 16, lanes[q], activate16(p.activation, acc));
+          _mm512_mask_storeu_ps(dst + q * 16, lanes[q], conv_gemm::vactivate(acc, p.activation));
         }
       }
     }

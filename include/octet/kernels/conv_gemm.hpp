@@ -29,6 +29,11 @@ inline Vec vload(const float* p) { return _mm512_loadu_ps(p); }
 inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
 inline Vec vfma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 inline Vec vset1(float x) { return _mm512_set1_ps(x); }
+inline Vec vmax(Vec a, Vec b) { return _mm512_max_ps(a, b); }
+inline Vec vmin(Vec a, Vec b) { return _mm512_min_ps(a, b); }
+inline Vec vleaky(Vec v, float slope) {  // v > 0 ? v : v * slope
+  return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ), v, _mm512_set1_ps(slope));
+}
 #elif defined(__AVX2__) && defined(__FMA__)
 inline constexpr bool kAvailable = true;
 inline constexpr int kVL = 8, kNV = 1;
@@ -37,6 +42,11 @@ inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
 inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
 inline Vec vfma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec vset1(float x) { return _mm256_set1_ps(x); }
+inline Vec vmax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
+inline Vec vmin(Vec a, Vec b) { return _mm256_min_ps(a, b); }
+inline Vec vleaky(Vec v, float slope) {
+  return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(slope)), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
 #else
 inline constexpr bool kAvailable = false;
 inline constexpr int kVL = 4, kNV = 1;
@@ -61,10 +71,34 @@ inline void pack_a(int64_t M, int64_t K, const float* A, int64_t lda, float* out
 }
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-// MR x NV*VL tile over kc rows. first: start from bias (or zero) instead of C.
+// The fused activation on one vector, while the tile is still in registers. The constant goes
+// first: x86 min/max return their second operand when either is NaN, so NaN passes through
+// as it does in bias_activation.
+inline Vec vactivate(Vec v, const FusedActivation& a) {
+  switch (a.kind) {
+    case FusedActivation::Kind::None: return v;
+    case FusedActivation::Kind::Relu: return a.negative_slope == 0.f ? vmax(vset1(0.f), v) : vleaky(v, a.negative_slope);
+    case FusedActivation::Kind::Relu6: return vmin(vset1(6.f), vmax(vset1(0.f), v));
+    case FusedActivation::Kind::Clip: return vmin(vset1(a.max), vmax(vset1(a.min), v));
+  }
+  return v;
+}
+
+// Stores an MR x NV*VL accumulator tile, through the activation when act is set.
+template <int NV>
+inline void store_tile(Vec (&acc)[kMR][NV], float* c, int64_t ldc, const FusedActivation* act) {
+  if (act && act->kind != FusedActivation::Kind::None)
+    for (int64_t i = 0; i < kMR; ++i)
+      for (int v = 0; v < NV; ++v) acc[i][v] = vactivate(acc[i][v], *act);
+  for (int64_t i = 0; i < kMR; ++i)
+    for (int v = 0; v < NV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
+}
+
+// MR x NV*VL tile over kc rows. first: start from bias (or zero) instead of C; act: applied
+// before the store (the last K slice only).
 template <int NV>
 inline void micro(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t ldb, float* c,
-                  int64_t ldc, bool first, const float* bias) {
+                  int64_t ldc, bool first, const float* bias, const FusedActivation* act = nullptr) {
   constexpr int kNV = NV;
   Vec acc[kMR][kNV];
   for (int64_t i = 0; i < kMR; ++i)
@@ -80,8 +114,7 @@ inline void micro(int64_t kc, const float* __restrict a, const float* __restrict
       for (int v = 0; v < kNV; ++v) acc[i][v] = vfma(w, bv[v], acc[i][v]);
     }
   }
-  for (int64_t i = 0; i < kMR; ++i)
-    for (int v = 0; v < kNV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
+  store_tile<kNV>(acc, c, ldc, act);
 }
 #endif
 
@@ -115,10 +148,10 @@ inline int64_t k_slice(int64_t K) {
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 // M blocks [mb0, mb1) of one tile (columns [n0, n0 + nr)) over one K slice. compute(nv, ap, c,
-// ldc, bias) runs the MR x nv*VL micro-kernel for weight block ap into c (from bias when
-// `first`, else accumulating onto c); this function finds where the tile lives, goes through
-// a local tile when it is partial or crosses an image, and applies the activation after the
-// `last` slice. ap points at the block's first packed weight of the slice (k0).
+// ldc, bias, act) runs the MR x nv*VL micro-kernel for weight block ap into c (from bias when
+// `first`, else accumulating onto c) and applies act (non-null after the `last` slice) before
+// storing; this function finds where the tile lives and goes through a local tile when it is
+// partial or crosses an image. ap points at the block's first packed weight of the slice (k0).
 template <typename Compute>
 inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int64_t n0, int64_t nr,
                          const float* bias, float* C, const ColumnMap& cm, const FusedActivation& act, int64_t mb0,
@@ -128,6 +161,7 @@ inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int6
   const int64_t px0 = n0 % cm.cols_per_image;
   const bool direct = nr == kNR && px0 + kNR <= cm.cols_per_image;
   const int64_t cbase = (n0 / cm.cols_per_image) * cm.image_stride + px0;
+  const FusedActivation* fused = last && act.kind != FusedActivation::Kind::None ? &act : nullptr;
   for (int64_t mb = mb0; mb < mb1; ++mb) {
     const int64_t m0 = mb * kMR, mr = std::min(kMR, M - m0);
     const float* ap = Ap + (mb * K + k0) * kMR;
@@ -139,9 +173,7 @@ inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int6
     }
     if (direct && mr == kMR) {
       float* cp = C + cbase + m0 * cm.ldc;
-      compute(kNV, ap, cp, cm.ldc, bias_p);
-      if (last && act.kind != FusedActivation::Kind::None)
-        for (int64_t i = 0; i < kMR; ++i) bias_activation(cp + i * cm.ldc, kNR, 0.f, act);
+      compute(kNV, ap, cp, cm.ldc, bias_p, fused);
       continue;
     }
     if (!first)
@@ -151,9 +183,7 @@ inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int6
           std::copy(src, src + len, ct + i * kNR + j);
         }
       });
-    compute(static_cast<int>(std::min<int64_t>(kNV, (nr + kVL - 1) / kVL)), ap, ct, kNR, bias_p);
-    if (last)
-      for (int64_t i = 0; i < mr; ++i) bias_activation(ct + i * kNR, nr, 0.f, act);
+    compute(static_cast<int>(std::min<int64_t>(kNV, (nr + kVL - 1) / kVL)), ap, ct, kNR, bias_p, fused);
     for_each_column_run(cm, n0, nr, [&](int64_t j, int64_t off, int64_t len) {
       for (int64_t i = 0; i < mr; ++i) std::copy(ct + i * kNR + j, ct + i * kNR + j + len, C + off + (m0 + i) * cm.ldc);
     });
@@ -234,7 +264,7 @@ inline void direct_tile(const DirectGeometry& g, int64_t n0, int64_t nr, DirectT
 // times the input at `in` (the tile's first pixel of channel 0) + ch*plane + tap offset.
 template <int NV>
 inline void micro_direct(int64_t channels, int64_t plane, const DirectTile& t, const float* __restrict a,
-                         const float* in, float* c, int64_t ldc, const float* bias) {
+                         const float* in, float* c, int64_t ldc, const float* bias, const FusedActivation* act) {
   Vec acc[kMR][NV];
   for (int64_t i = 0; i < kMR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = vset1(bias ? bias[i] : 0.f);
@@ -250,8 +280,7 @@ inline void micro_direct(int64_t channels, int64_t plane, const DirectTile& t, c
       }
     }
   }
-  for (int64_t i = 0; i < kMR; ++i)
-    for (int v = 0; v < NV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
+  store_tile<NV>(acc, c, ldc, act);
 }
 
 // Tiles [t0, t1) of one image's output plane (pixels opl = out_h * W), M blocks [mb0, mb1).
@@ -266,9 +295,9 @@ inline void run_direct_range(const DirectGeometry& g, int64_t channels, int64_t 
     const int64_t n0 = t * kNR, nr = std::min(kNR, opl - n0);
     direct_tile(g, n0, nr, dt);
     tile_mblocks(M, K, Ap, 0, n0, nr, bias, C, cm, act, b0, b1, true, true,
-                 [&](int nv, const float* ap, float* c, int64_t ldc, const float* b) {
+                 [&](int nv, const float* ap, float* c, int64_t ldc, const float* b, const FusedActivation* f) {
                    with_width(nv, [&](auto w) {
-                     micro_direct<decltype(w)::value>(channels, plane, dt, ap, in + n0, c, ldc, b);
+                     micro_direct<decltype(w)::value>(channels, plane, dt, ap, in + n0, c, ldc, b, f);
                    });
                  });
   };
@@ -313,8 +342,8 @@ inline void run_range(int64_t M, int64_t N, int64_t K, const float* Ap, const fl
       }
       const bool first = k0 == 0;
       tile_mblocks(M, K, Ap, k0, n0, nr, bias, C, cm, act, mb0, mb1, first, k0 + kc >= K,
-                   [&](int nv, const float* ap, float* c, int64_t ldc, const float* b) {
-                     with_width(nv, [&](auto w) { micro<decltype(w)::value>(kc, ap, bt, kNR, c, ldc, first, b); });
+                   [&](int nv, const float* ap, float* c, int64_t ldc, const float* b, const FusedActivation* f) {
+                     with_width(nv, [&](auto w) { micro<decltype(w)::value>(kc, ap, bt, kNR, c, ldc, first, b, f); });
                    });
     }
   }
