@@ -10,24 +10,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../test_util.hpp"
 #include "octet/data/convert.hpp"
 
 namespace fs = std::filesystem;
 using namespace octet;
 using namespace octet::data;
+using octet::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("octet_test_convert_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // A solid BGR image of (b, g, r) with a gradient in the first row.
 void write_image(const fs::path& p, int h, int w, cv::Vec3b bgr) {

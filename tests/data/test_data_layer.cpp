@@ -6,32 +6,18 @@
 
 #include <filesystem>
 
+#include "../test_util.hpp"
 #include "octet/data/data_layer_param.hpp"
 #include "octet/engine/layers/data.hpp"
 
 namespace fs = std::filesystem;
 using namespace octet;
 using namespace octet::data;
+using octet::test::parse_layer;
+using octet::test::TempDir;
 using namespace octet::engine;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("octet_test_datalayer_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-ufw::LayerParameter layer(const std::string& text) {
-  ufw::LayerParameter p;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &p));
-  return p;
-}
 
 std::string data_layer_text(const fs::path& src, const std::string& extra = "", bool label = true) {
   return "name: 'data' type: 'Data' top: 'data' " + std::string(label ? "top: 'label' " : "") +
@@ -73,7 +59,7 @@ struct Run {
 TEST_CASE("Data layer feeds one stored record per forward with batch_size 0 and cycles", "[data][layer]") {
   TempDir t;
   auto db = write_float_lmdb(t.path / "db");
-  Run run(layer(data_layer_text(db)));
+  Run run(parse_layer(data_layer_text(db)));
   CHECK(run.l->is_data_source());
   REQUIRE(run.shapes.size() == 2);
   CHECK(run.shapes[0] == Shape{1, 2, 3});
@@ -92,7 +78,7 @@ TEST_CASE("Data layer batch_size N stacks records, or concatenates 4-D ones", "[
   TempDir t;
   SECTION("CHW records -> [N,C,H,W]") {
     auto db = write_float_lmdb(t.path / "db", 3, {1, 2, 2});
-    auto p = layer(data_layer_text(db));
+    auto p = parse_layer(data_layer_text(db));
     p.mutable_data_param()->set_batch_size(2);
     Run run(p);
     CHECK(run.shapes[0] == Shape{2, 1, 2, 2});
@@ -106,7 +92,7 @@ TEST_CASE("Data layer batch_size N stacks records, or concatenates 4-D ones", "[
   }
   SECTION("NCHW records -> concatenated batch") {
     auto db = write_float_lmdb(t.path / "db", 3, {1, 1, 2, 2});
-    auto p = layer(data_layer_text(db, "", false));
+    auto p = parse_layer(data_layer_text(db, "", false));
     p.mutable_data_param()->set_batch_size(2);
     Run run(p);
     CHECK(run.shapes[0] == Shape{2, 1, 2, 2});
@@ -127,8 +113,8 @@ TEST_CASE("Data layer applies transform_param to uint8 legacy records", "[data][
       w.put_value(d.SerializeAsString());
     }
   }
-  Run run(layer(data_layer_text(db, "transform_param { transform_op { op: CROP crop_h: 2 crop_w: 2 } "
-                                    "transform_op { op: STAND mean_value: 5 scale: 0.5 } }")));
+  Run run(parse_layer(data_layer_text(db, "transform_param { transform_op { op: CROP crop_h: 2 crop_w: 2 } "
+                                          "transform_op { op: STAND mean_value: 5 scale: 0.5 } }")));
   CHECK(run.shapes[0] == Shape{1, 2, 2});
   run.forward();
   CHECK(std::vector<float>(run.tops[0].data(), run.tops[0].data() + 4) == std::vector<float>{0, 0.5, 2, 2.5});
@@ -146,7 +132,7 @@ TEST_CASE("Data layer errors", "[data][layer]") {
       w.put(Sample::from<float>({1, 2, 2}, {1, 2, 3, 4}, DType::F32));
       w.put(Sample::from<float>({1, 3, 3}, std::vector<float>(9, 0.f), DType::F32));
     }
-    Run run(layer(data_layer_text(db, "", false)));
+    Run run(parse_layer(data_layer_text(db, "", false)));
     run.forward();
     CHECK_THROWS_WITH(run.forward(), Catch::Contains("[1,3,3]") && Catch::Contains("[1,2,2]") &&
                                          Catch::Contains("0000000001__"));
@@ -161,7 +147,7 @@ TEST_CASE("Data layer errors", "[data][layer]") {
       d.set_data("abc");  // 3 bytes for 4 uint8 elements
       w.put_value(d.SerializeAsString(), "broken");
     }
-    Run run(layer(data_layer_text(db, "", false)));
+    Run run(parse_layer(data_layer_text(db, "", false)));
     run.forward();
     CHECK_THROWS_WITH(run.forward(), Catch::Contains(db.string()) && Catch::Contains("0000000001__broken") &&
                                          Catch::Contains("needs 4 bytes"));
@@ -169,16 +155,16 @@ TEST_CASE("Data layer errors", "[data][layer]") {
   SECTION("missing source, mixed transform styles, LEVELDB, empty LMDB") {
     LayerRegistry reg;
     register_data_layers(reg);
-    CHECK_THROWS_WITH(reg.create(layer("name: 'd' type: 'Data' top: 'data'")), Catch::Contains("data_param.source"));
-    CHECK_THROWS_WITH(reg.create(layer(data_layer_text(t.path, "transform_param { scale: 2 transform_op { op: STAND } }"))),
+    CHECK_THROWS_WITH(reg.create(parse_layer("name: 'd' type: 'Data' top: 'data'")), Catch::Contains("data_param.source"));
+    CHECK_THROWS_WITH(reg.create(parse_layer(data_layer_text(t.path, "transform_param { scale: 2 transform_op { op: STAND } }"))),
                       Catch::Contains("layer data") && Catch::Contains("mixes"));
-    auto lv = layer(data_layer_text(t.path));
+    auto lv = parse_layer(data_layer_text(t.path));
     lv.mutable_data_param()->set_backend(ufw::DataParameter::LEVELDB);
     CHECK_THROWS_AS(reg.create(lv), UnsupportedError);
-    auto l = reg.create(layer(data_layer_text(t.path / "nothere")));
+    auto l = reg.create(parse_layer(data_layer_text(t.path / "nothere")));
     CHECK_THROWS_WITH(l->reshape({}), Catch::Contains("no such LMDB folder"));
     { LmdbWriter w(t.path / "empty"); }
-    auto e = reg.create(layer(data_layer_text(t.path / "empty")));
+    auto e = reg.create(parse_layer(data_layer_text(t.path / "empty")));
     CHECK_THROWS_WITH(e->reshape({}), Catch::Contains("empty"));
   }
 }
@@ -223,14 +209,14 @@ TEST_CASE("Data layer decodes legacy encoded records", "[data][layer]") {
     LmdbWriter w(db);
     w.put_value(d.SerializeAsString());
   }
-  Run run(layer(data_layer_text(db)));
+  Run run(parse_layer(data_layer_text(db)));
   CHECK(run.shapes[0] == Shape{3, 3, 5});
   run.forward();
   CHECK(run.tops[0][0] == 10);
   CHECK(run.tops[0][15] == 20);
   CHECK(run.tops[0][30] == 30);
   CHECK(run.tops[1][0] == 2);
-  Run gray(layer(data_layer_text(db, "transform_param { force_gray: true }")));
+  Run gray(parse_layer(data_layer_text(db, "transform_param { force_gray: true }")));
   CHECK(gray.shapes[0] == Shape{1, 3, 5});
 }
 
@@ -252,7 +238,7 @@ TEST_CASE("AnnotatedData reads the Datum inside each AnnotatedDatum", "[data][la
       w.put_value(a.SerializeAsString());
     }
   }
-  auto p = layer("name: 'data' type: 'AnnotatedData' top: 'data' data_param { source: '" + db.string() +
+  auto p = parse_layer("name: 'data' type: 'AnnotatedData' top: 'data' data_param { source: '" + db.string() +
                  "' batch_size: 0 }");
   Run run(p);
   CHECK(run.shapes[0] == Shape{1, 2});

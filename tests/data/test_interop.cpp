@@ -6,23 +6,15 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "../test_util.hpp"
 #include "octet/data/lmdb.hpp"
 
 namespace fs = std::filesystem;
 using namespace octet;
 using namespace octet::data;
+using octet::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("octet_test_interop_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 int python(const std::string& mode, const fs::path& dir) {
   const std::string script = std::string(OCTET_SOURCE_DIR) + "/tests/data/ufwio_interop.py";

@@ -5,28 +5,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../test_util.hpp"
 #include "octet/data/lmdb.hpp"
 
 namespace fs = std::filesystem;
 using namespace octet;
 using namespace octet::data;
+using octet::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("octet_test_lmdb_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter()++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
 
 // Writes raw key/value pairs with lmdb++ directly, as a foreign tool would.
 void write_raw(const fs::path& dir, const std::vector<std::pair<std::string, std::string>>& kv) {

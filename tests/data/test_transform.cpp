@@ -1,12 +1,11 @@
 // Transform chains resolved from transform_param (both styles) and their OpenCV semantics.
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/text_format.h>
-
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include "../test_util.hpp"
 #include "octet/data/transform.hpp"
 
 using namespace octet;
@@ -15,9 +14,7 @@ using namespace octet::data;
 namespace {
 
 ufw::TransformationParameter tp(const std::string& text) {
-  ufw::TransformationParameter p;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &p));
-  return p;
+  return test::parse_text<ufw::TransformationParameter>(text);
 }
 
 Sample iota_u8(Shape shape) {

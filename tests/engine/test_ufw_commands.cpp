@@ -1,37 +1,22 @@
 // The ufw sub-commands as functions, on the tiny test layers: init_weights -> forward -> npz,
 // input mapping (positional, name=path, .npz, batch change, CHW for NCHW), -blobs, bench's
 // JSON line, info's listing, and that failures leave no output file.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "octet/engine/ufw_commands.hpp"
+#include "../test_util.hpp"
 #include "tiny_layers.hpp"
 
 namespace fs = std::filesystem;
 using namespace octet;
 using namespace octet::engine;
 namespace cmd = octet::engine::ufw_cmd;
+using octet::test::scratch_dir;
 
 namespace {
-
-fs::path scratch(const std::string& name) {
-  // One folder per process, removed when the test program exits.
-  static const struct Root {
-    fs::path path = fs::temp_directory_path() / ("octet_test_ufw_" + std::to_string(::getpid()));
-    ~Root() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } root;
-  fs::path d = root.path / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 const char* kNet = R"(
 name: "two_in"
@@ -46,7 +31,7 @@ struct Fixture {
   fs::path dir;
   std::string model, weights;
   std::ostringstream out, err;
-  explicit Fixture(const std::string& name) : dir(scratch(name)) {
+  explicit Fixture(const std::string& name) : dir(scratch_dir(name)) {
     model = (dir / "net.prototxt").string();
     weights = (dir / "net.fp32umodel").string();
     std::ofstream(model) << kNet;

@@ -1,33 +1,18 @@
 // .npy/.npz against NumPy itself (Debian's /usr/bin/python3): files NumPy writes are read with
 // the right values and shapes, and NumPy reads back what Octet writes.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "../test_util.hpp"
 #include "octet/io/npy.hpp"
 
 namespace fs = std::filesystem;
 using namespace octet;
+using octet::test::scratch_dir;
 
 namespace {
-
-fs::path scratch(const std::string& name) {
-  // One folder per process, removed when the test program exits.
-  static const struct Root {
-    fs::path path = fs::temp_directory_path() / ("octet_test_npy_" + std::to_string(::getpid()));
-    ~Root() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } root;
-  fs::path d = root.path / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 int python(const fs::path& dir, const std::string& code) {
   const fs::path script = dir / "script.py";
@@ -40,7 +25,7 @@ void write_bytes(const fs::path& p, const std::string& s) { std::ofstream(p, std
 }  // namespace
 
 TEST_CASE("reads every dtype NumPy writes, v1 and v2 headers, and converts to float") {
-  const fs::path d = scratch("read");
+  const fs::path d = scratch_dir("read");
   REQUIRE(python(d, R"(
 a = np.arange(24, dtype=np.float32).reshape(2, 3, 4) * 0.5 - 3
 np.save('f4.npy', a)
@@ -80,7 +65,7 @@ np.save('c8.npy', np.zeros(2, np.complex64))
 }
 
 TEST_CASE("unreadable .npy files are IoErrors naming the file") {
-  const fs::path d = scratch("bad");
+  const fs::path d = scratch_dir("bad");
   CHECK_THROWS_WITH(io::read_npy(d / "missing.npy"), Catch::Contains("missing.npy") && Catch::Contains("cannot open"));
   write_bytes(d / "text.npy", "hello, this is not numpy\n");
   CHECK_THROWS_WITH(io::read_npy(d / "text.npy"), Catch::Contains("text.npy") && Catch::Contains("magic"));
@@ -93,7 +78,7 @@ TEST_CASE("unreadable .npy files are IoErrors naming the file") {
 }
 
 TEST_CASE("NumPy reads the .npy and .npz files Octet writes") {
-  const fs::path d = scratch("write");
+  const fs::path d = scratch_dir("write");
   Tensor<float> a({2, 3});
   for (int i = 0; i < 6; ++i) a[i] = static_cast<float>(i) - 2.25f;
   Tensor<float> v({5});
@@ -117,7 +102,7 @@ assert zipfile.ZipFile('all.npz').testzip() is None
 }
 
 TEST_CASE("reads np.savez archives and rejects np.savez_compressed with advice") {
-  const fs::path d = scratch("npz");
+  const fs::path d = scratch_dir("npz");
   REQUIRE(python(d, R"(
 np.savez('plain.npz', data=np.arange(6, dtype=np.float32).reshape(1, 6), other=np.array([1.5, 2.5]))
 np.savez_compressed('packed.npz', data=np.arange(6, dtype=np.float32))

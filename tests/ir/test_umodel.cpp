@@ -6,27 +6,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../test_util.hpp"
 #include "octet/ir/umodel.hpp"
 
 namespace fs = std::filesystem;
 using namespace octet;
+using octet::test::scratch_dir;
 
 namespace {
-
-fs::path scratch_dir(const std::string& name) {
-  // One folder per process, removed when the test program exits.
-  static const struct Root {
-    fs::path path = fs::temp_directory_path() / ("octet_test_ir_" + std::to_string(::getpid()));
-    ~Root() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } root;
-  fs::path d = root.path / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 void write_text(const fs::path& p, const std::string& s) {
   std::ofstream f(p, std::ios::binary);

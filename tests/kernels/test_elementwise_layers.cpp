@@ -2,60 +2,24 @@
 // format), reshaped and run: parameters, weights, in-place support and error categories.
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/text_format.h>
-
 #include <cmath>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "octet/engine/layers/elementwise.hpp"
-#include "octet/engine/layers/shape.hpp"
-#include "octet/engine/registry.hpp"
+#include "layer_test_util.hpp"
 
 using namespace octet;
 using namespace octet::engine;
 using Catch::Matchers::WithinAbs;
+using octet::test::make_layer;
+using octet::test::registry;
+using octet::test::tensor;
+using octet::test::values;
 
 namespace {
-ufw::LayerParameter parse(const std::string& text) {
-  ufw::LayerParameter p;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &p));
-  return p;
-}
-const LayerRegistry& registry() {
-  static const LayerRegistry r = [] {
-    LayerRegistry x;
-    register_elementwise_layers(x);
-    register_shape_layers(x);
-    return x;
-  }();
-  return r;
-}
-std::unique_ptr<Layer> make_layer(const std::string& text) { return registry().create(parse(text)); }
-
-// Builds the layer, reshapes it on the bottoms' shapes and runs one forward out of place.
 std::vector<FloatTensor> run(const std::string& text, const std::vector<FloatTensor>& bottoms) {
-  auto layer = make_layer(text);
-  std::vector<Shape> shapes;
-  for (const auto& b : bottoms) shapes.push_back(b.shape());
-  const auto tshapes = layer->reshape(shapes);
-  std::vector<FloatTensor> tops;
-  for (const auto& s : tshapes) tops.emplace_back(s);
-  std::vector<const FloatTensor*> bp;
-  std::vector<FloatTensor*> tp;
-  for (const auto& b : bottoms) bp.push_back(&b);
-  for (auto& t : tops) tp.push_back(&t);
-  layer->forward(bp, tp);
-  return tops;
+  return test::run_layer(text, bottoms);
 }
-FloatTensor tensor(Shape s, std::vector<float> v) {
-  FloatTensor t(std::move(s));
-  REQUIRE(static_cast<size_t>(t.size()) == v.size());
-  std::copy(v.begin(), v.end(), t.data());
-  return t;
-}
-std::vector<float> values(const FloatTensor& t) { return {t.data(), t.data() + t.size()}; }
 }  // namespace
 
 TEST_CASE("elementwise layer types are all registered", "[layers][elementwise]") {

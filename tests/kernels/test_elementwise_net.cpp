@@ -3,11 +3,10 @@
 // into two tops, Concat and Softmax, checked value by value.
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/text_format.h>
-
 #include <cmath>
 #include <string>
 
+#include "../test_util.hpp"
 #include "octet/engine/net.hpp"
 
 using namespace octet;
@@ -27,8 +26,7 @@ TEST_CASE("a small net of elementwise and shape layers runs end to end", "[layer
     layer { name: "cat" type: "Concat" bottom: "b" bottom: "a" top: "cat" }
     layer { name: "prob" type: "Softmax" bottom: "cat" top: "prob" }
   )";
-  ufw::NetParameter np;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &np));
+  const ufw::NetParameter np = octet::test::parse_net(text);
   Net net(np);
   FloatTensor x({1, 2, 1, 2});
   x[0] = -2;

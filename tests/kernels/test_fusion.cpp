@@ -4,11 +4,10 @@
 // an input reshape, and leave the layer parameters (the file's weights) untouched.
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/text_format.h>
-
 #include <algorithm>
 #include <cmath>
 
+#include "../test_util.hpp"
 #include "octet/engine/init_weights.hpp"
 #include "octet/engine/net.hpp"
 #include "octet/engine/net_bench.hpp"
@@ -49,9 +48,7 @@ layer { name: "relu5" type: "ReLU" bottom: "c5" top: "c5" relu_param { negative_
 )";
 
 ufw::NetParameter make_net() {
-  ufw::NetParameter p;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(kNet, &p));
-  return init_random_weights(p, 7);
+  return init_random_weights(octet::test::parse_net(kNet), 7);
 }
 
 void require_close_blob(const Net& a, const Net& b, const std::string& name) {

@@ -2,51 +2,23 @@
 // reshaped and run: Caffe/ONNX parameter semantics and error categories.
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/text_format.h>
-
 #include <cmath>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "octet/engine/layers/elementwise.hpp"
-#include "octet/engine/layers/shape.hpp"
-#include "octet/engine/registry.hpp"
+#include "layer_test_util.hpp"
 
 using namespace octet;
 using namespace octet::engine;
 using Catch::Matchers::WithinAbs;
+using octet::test::make_layer;
+using octet::test::registry;
+using octet::test::tensor;
+using octet::test::values;
 
 namespace {
-ufw::LayerParameter parse(const std::string& text) {
-  ufw::LayerParameter p;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &p));
-  return p;
-}
-const LayerRegistry& registry() {
-  static const LayerRegistry r = [] {
-    LayerRegistry x;
-    register_elementwise_layers(x);
-    register_shape_layers(x);
-    return x;
-  }();
-  return r;
-}
-std::unique_ptr<Layer> make_layer(const std::string& text) { return registry().create(parse(text)); }
-
 std::vector<FloatTensor> run(const std::string& text, const std::vector<FloatTensor>& bottoms) {
-  auto layer = make_layer(text);
-  std::vector<Shape> shapes;
-  for (const auto& b : bottoms) shapes.push_back(b.shape());
-  const auto tshapes = layer->reshape(shapes);
-  std::vector<FloatTensor> tops;
-  for (const auto& s : tshapes) tops.emplace_back(s, -999.f);
-  std::vector<const FloatTensor*> bp;
-  std::vector<FloatTensor*> tp;
-  for (const auto& b : bottoms) bp.push_back(&b);
-  for (auto& t : tops) tp.push_back(&t);
-  layer->forward(bp, tp);
-  return tops;
+  return test::run_layer(text, bottoms, -999.f);
 }
 std::vector<Shape> shapes_of(const std::string& text, const std::vector<Shape>& bottoms) {
   return make_layer(text)->reshape(bottoms);
@@ -56,13 +28,6 @@ FloatTensor iota(Shape s, float start = 0) {
   for (int64_t i = 0; i < t.size(); ++i) t[i] = start + float(i);
   return t;
 }
-FloatTensor tensor(Shape s, std::vector<float> v) {
-  FloatTensor t(std::move(s));
-  REQUIRE(static_cast<size_t>(t.size()) == v.size());
-  std::copy(v.begin(), v.end(), t.data());
-  return t;
-}
-std::vector<float> values(const FloatTensor& t) { return {t.data(), t.data() + t.size()}; }
 }  // namespace
 
 TEST_CASE("shape layer types are all registered", "[layers][shape]") {

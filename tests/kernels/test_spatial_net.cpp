@@ -2,8 +2,7 @@
 // Pooling -> LRN -> InnerProduct), checked against the reference kernels composed by hand.
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/text_format.h>
-
+#include "../test_util.hpp"
 #include "octet/engine/init_weights.hpp"
 #include "octet/engine/layers/input.hpp"
 #include "octet/engine/layers/spatial.hpp"
@@ -42,8 +41,7 @@ TEST_CASE("spatial layers run inside a Net and match the reference kernels compo
   LayerRegistry reg;
   register_input_layers(reg);
   register_spatial_layers(reg);
-  ufw::NetParameter proto;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(kNet, &proto));
+  const ufw::NetParameter proto = octet::test::parse_net(kNet);
   NetOptions opts;
   opts.registry = &reg;
   const ufw::NetParameter weighted = init_random_weights(proto, 7, opts);
