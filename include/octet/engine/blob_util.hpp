@@ -1,6 +1,7 @@
 // Reading float weights out of a ufw::BlobProto: its shape (N-D `shape` or Caffe's legacy
 // num/channels/height/width) and its values (`data`, or `double_data` for old Caffe files).
-// For layers and passes that consume blobs; depends only on core/ and the generated proto.
+// For layers and passes that consume blobs; depends only on core/, ir/blob.hpp (the one
+// definition of a blob's shape, so layers and the IR never disagree) and the generated proto.
 #pragma once
 #include <algorithm>
 #include <span>
@@ -8,24 +9,13 @@
 
 #include "octet/core/error.hpp"
 #include "octet/core/tensor.hpp"
+#include "octet/ir/blob.hpp"
 #include "octet/proto/umodel.pb.h"
 
 namespace octet::engine {
 
-// The blob's dims. Legacy 4-D fields win only when `shape` is absent, as in Caffe's FromProto.
-// A blob with neither but with data is taken as 1-D of its data length.
-inline Shape blob_shape(const ufw::BlobProto& b) {
-  Shape s;
-  if (b.has_shape()) {
-    for (int64_t d : b.shape().dim()) s.push_back(d);
-    return s;
-  }
-  if (b.has_num() || b.has_channels() || b.has_height() || b.has_width())
-    return {b.num(), b.channels(), b.height(), b.width()};
-  const int n = b.data_size() ? b.data_size() : b.double_data_size();
-  if (n) s.push_back(n);
-  return s;
-}
+// Legacy 4-D fields win only when `shape` is absent, as in Caffe's FromProto; see ir/blob.hpp.
+using ir::blob_shape;
 
 // Zero-copy view of float `data`; throws ModelError when the blob stores doubles only or
 // when the value count disagrees with the shape. `what` names the blob in the message.

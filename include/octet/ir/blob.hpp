@@ -21,7 +21,7 @@ inline bool blob_has_legacy_shape(const ufw::BlobProto& b) {
 }
 
 // The blob's dims: N-D `shape` when present, else the legacy 4-D fields, else 1-D of the value
-// count. Same precedence as engine/blob_util.hpp, so the IR and the layers never disagree.
+// count. engine/blob_util.hpp uses this one too, so the IR and the layers never disagree.
 inline Shape blob_shape(const ufw::BlobProto& b) {
   Shape s;
   if (b.has_shape()) {
