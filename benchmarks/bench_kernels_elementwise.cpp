@@ -4,7 +4,6 @@
 // vs strided scalar loop), NCHW->NHWC transpose (folded vs per-element). Reports bytes/s.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "octet/core/parallel.hpp"
@@ -13,17 +12,14 @@
 #include "octet/kernels/shape_ops.hpp"
 #include "octet/kernels/softmax.hpp"
 
+#include "bench_util.hpp"
+
 using namespace octet;
 using namespace octet::kernels;
 
 namespace {
-std::vector<float> rnd(int64_t n, uint32_t seed) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> d(-4.f, 4.f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = d(g);
-  return v;
-}
+// Values in [-4, 4): both signs and past the activations' knees.
+std::vector<float> rnd(int64_t n, uint32_t seed) { return bench::rnd(n, seed, -4.f, 4.f); }
 constexpr int64_t kN = 1 << 20;
 const Shape kMap = {1, 64, 56, 56};
 

@@ -4,7 +4,6 @@
 // the thread count (octet::set_num_threads).
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <thread>
 #include <vector>
 
@@ -13,47 +12,26 @@
 #include "octet/kernels/inner_product.hpp"
 #include "octet/kernels/pooling.hpp"
 
+#include "bench_conv_util.hpp"
+#include "bench_util.hpp"
+
 using namespace octet;
 using namespace octet::kernels;
+using octet::bench::ConvCase;
+using octet::bench::rnd;
 
 namespace {
-
-std::vector<float> rnd(int64_t n, uint32_t seed) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-struct ConvCase {
-  int64_t c, o, hw, k, stride, group;
-};
-
-Conv2dParams conv_params(const ConvCase& cc) {
-  Conv2dParams p;
-  p.kernel_h = p.kernel_w = cc.k;
-  p.stride_h = p.stride_w = cc.stride;
-  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cc.k / 2;
-  p.group = cc.group;
-  p.activation = FusedActivation::relu();
-  return p;
-}
 
 void run_conv(benchmark::State& state, const ConvCase& cc, bool reference_peer) {
   const int64_t batch = state.range(0);
   set_num_threads(static_cast<int>(state.range(1)));
-  const Conv2dParams p = conv_params(cc);
-  const Conv2dShape s = conv2d_shape(p, batch, cc.c, cc.hw, cc.hw, cc.o);
-  auto in = rnd(batch * cc.c * cc.hw * cc.hw, 1);
-  auto w = rnd(cc.o * (cc.c / cc.group) * cc.k * cc.k, 2);
-  auto b = rnd(cc.o, 3);
-  std::vector<float> out(static_cast<size_t>(batch * cc.o * s.out_h * s.out_w));
-  std::vector<float> scratch(static_cast<size_t>(conv2d_scratch_size(p, s)));
+  bench::FloatConv c(cc, batch);
+  const Conv2dParams& p = c.p;
+  const Conv2dShape& s = c.s;
   for (auto _ : state) {
-    if (reference_peer) reference::conv2d(p, s, in.data(), w.data(), b.data(), out.data());
-    else conv2d(p, s, in.data(), w.data(), b.data(), out.data(), std::span<float>(scratch));
-    benchmark::DoNotOptimize(out.data());
+    if (reference_peer) reference::conv2d(p, s, c.in.data(), c.w.data(), c.b.data(), c.out.data());
+    else conv2d(p, s, c.in.data(), c.w.data(), c.b.data(), c.out.data(), std::span<float>(c.scratch));
+    benchmark::DoNotOptimize(c.out.data());
     benchmark::ClobberMemory();
   }
   set_num_threads(1);
