@@ -71,9 +71,11 @@ inline void pack_a(int64_t M, int64_t K, const float* A, int64_t lda, float* out
 }
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-// The fused activation on one vector, while the tile is still in registers. The constant goes
-// first: x86 min/max return their second operand when either is NaN, so NaN passes through
-// as it does in bias_activation.
+// The fused activation on one vector (the depthwise kernel applies it in registers). The
+// constant goes first: x86 min/max return their second operand when either is NaN, so NaN
+// passes through as it does in bias_activation. The GEMM micro-kernels do not use it: with
+// the activation in their epilogue GCC kept the accumulators in memory and stored them on
+// every k step (2x slower); they store the tile and run bias_activation over it in L1.
 inline Vec vactivate(Vec v, const FusedActivation& a) {
   switch (a.kind) {
     case FusedActivation::Kind::None: return v;
@@ -84,21 +86,10 @@ inline Vec vactivate(Vec v, const FusedActivation& a) {
   return v;
 }
 
-// Stores an MR x NV*VL accumulator tile, through the activation when act is set.
-template <int NV>
-inline void store_tile(Vec (&acc)[kMR][NV], float* c, int64_t ldc, const FusedActivation* act) {
-  if (act && act->kind != FusedActivation::Kind::None)
-    for (int64_t i = 0; i < kMR; ++i)
-      for (int v = 0; v < NV; ++v) acc[i][v] = vactivate(acc[i][v], *act);
-  for (int64_t i = 0; i < kMR; ++i)
-    for (int v = 0; v < NV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
-}
-
-// MR x NV*VL tile over kc rows. first: start from bias (or zero) instead of C; act: applied
-// before the store (the last K slice only).
+// MR x NV*VL tile over kc rows. first: start from bias (or zero) instead of C.
 template <int NV>
 inline void micro(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t ldb, float* c,
-                  int64_t ldc, bool first, const float* bias, const FusedActivation* act = nullptr) {
+                  int64_t ldc, bool first, const float* bias) {
   constexpr int kNV = NV;
   Vec acc[kMR][kNV];
   for (int64_t i = 0; i < kMR; ++i)
@@ -114,7 +105,8 @@ inline void micro(int64_t kc, const float* __restrict a, const float* __restrict
       for (int v = 0; v < kNV; ++v) acc[i][v] = vfma(w, bv[v], acc[i][v]);
     }
   }
-  store_tile<kNV>(acc, c, ldc, act);
+  for (int64_t i = 0; i < kMR; ++i)
+    for (int v = 0; v < kNV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
 }
 #endif
 
@@ -148,10 +140,10 @@ inline int64_t k_slice(int64_t K) {
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 // M blocks [mb0, mb1) of one tile (columns [n0, n0 + nr)) over one K slice. compute(nv, ap, c,
-// ldc, bias, act) runs the MR x nv*VL micro-kernel for weight block ap into c (from bias when
-// `first`, else accumulating onto c) and applies act (non-null after the `last` slice) before
-// storing; this function finds where the tile lives and goes through a local tile when it is
-// partial or crosses an image. ap points at the block's first packed weight of the slice (k0).
+// ldc, bias) runs the MR x nv*VL micro-kernel for weight block ap into c (from bias when
+// `first`, else accumulating onto c); this function finds where the tile lives, goes through
+// a local tile when it is partial or crosses an image, and applies the activation after the
+// `last` slice. ap points at the block's first packed weight of the slice (k0).
 template <typename Compute>
 inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int64_t n0, int64_t nr,
                          const float* bias, float* C, const ColumnMap& cm, const FusedActivation& act, int64_t mb0,
@@ -161,7 +153,6 @@ inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int6
   const int64_t px0 = n0 % cm.cols_per_image;
   const bool direct = nr == kNR && px0 + kNR <= cm.cols_per_image;
   const int64_t cbase = (n0 / cm.cols_per_image) * cm.image_stride + px0;
-  const FusedActivation* fused = last && act.kind != FusedActivation::Kind::None ? &act : nullptr;
   for (int64_t mb = mb0; mb < mb1; ++mb) {
     const int64_t m0 = mb * kMR, mr = std::min(kMR, M - m0);
     const float* ap = Ap + (mb * K + k0) * kMR;
@@ -173,7 +164,9 @@ inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int6
     }
     if (direct && mr == kMR) {
       float* cp = C + cbase + m0 * cm.ldc;
-      compute(kNV, ap, cp, cm.ldc, bias_p, fused);
+      compute(kNV, ap, cp, cm.ldc, bias_p);
+      if (last && act.kind != FusedActivation::Kind::None)
+        for (int64_t i = 0; i < kMR; ++i) bias_activation(cp + i * cm.ldc, kNR, 0.f, act);
       continue;
     }
     if (!first)
@@ -183,7 +176,9 @@ inline void tile_mblocks(int64_t M, int64_t K, const float* Ap, int64_t k0, int6
           std::copy(src, src + len, ct + i * kNR + j);
         }
       });
-    compute(static_cast<int>(std::min<int64_t>(kNV, (nr + kVL - 1) / kVL)), ap, ct, kNR, bias_p, fused);
+    compute(static_cast<int>(std::min<int64_t>(kNV, (nr + kVL - 1) / kVL)), ap, ct, kNR, bias_p);
+    if (last)
+      for (int64_t i = 0; i < mr; ++i) bias_activation(ct + i * kNR, nr, 0.f, act);
     for_each_column_run(cm, n0, nr, [&](int64_t j, int64_t off, int64_t len) {
       for (int64_t i = 0; i < mr; ++i) std::copy(ct + i * kNR + j, ct + i * kNR + j + len, C + off + (m0 + i) * cm.ldc);
     });
@@ -264,7 +259,7 @@ inline void direct_tile(const DirectGeometry& g, int64_t n0, int64_t nr, DirectT
 // times the input at `in` (the tile's first pixel of channel 0) + ch*plane + tap offset.
 template <int NV>
 inline void micro_direct(int64_t channels, int64_t plane, const DirectTile& t, const float* __restrict a,
-                         const float* in, float* c, int64_t ldc, const float* bias, const FusedActivation* act) {
+                         const float* in, float* c, int64_t ldc, const float* bias) {
   Vec acc[kMR][NV];
   for (int64_t i = 0; i < kMR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = vset1(bias ? bias[i] : 0.f);
@@ -280,7 +275,8 @@ inline void micro_direct(int64_t channels, int64_t plane, const DirectTile& t, c
       }
     }
   }
-  store_tile<NV>(acc, c, ldc, act);
+  for (int64_t i = 0; i < kMR; ++i)
+    for (int v = 0; v < NV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
 }
 
 // Tiles [t0, t1) of one image's output plane (pixels opl = out_h * W), M blocks [mb0, mb1).
@@ -295,9 +291,9 @@ inline void run_direct_range(const DirectGeometry& g, int64_t channels, int64_t 
     const int64_t n0 = t * kNR, nr = std::min(kNR, opl - n0);
     direct_tile(g, n0, nr, dt);
     tile_mblocks(M, K, Ap, 0, n0, nr, bias, C, cm, act, b0, b1, true, true,
-                 [&](int nv, const float* ap, float* c, int64_t ldc, const float* b, const FusedActivation* f) {
+                 [&](int nv, const float* ap, float* c, int64_t ldc, const float* b) {
                    with_width(nv, [&](auto w) {
-                     micro_direct<decltype(w)::value>(channels, plane, dt, ap, in + n0, c, ldc, b, f);
+                     micro_direct<decltype(w)::value>(channels, plane, dt, ap, in + n0, c, ldc, b);
                    });
                  });
   };
@@ -342,8 +338,8 @@ inline void run_range(int64_t M, int64_t N, int64_t K, const float* Ap, const fl
       }
       const bool first = k0 == 0;
       tile_mblocks(M, K, Ap, k0, n0, nr, bias, C, cm, act, mb0, mb1, first, k0 + kc >= K,
-                   [&](int nv, const float* ap, float* c, int64_t ldc, const float* b, const FusedActivation* f) {
-                     with_width(nv, [&](auto w) { micro<decltype(w)::value>(kc, ap, bt, kNR, c, ldc, first, b, f); });
+                   [&](int nv, const float* ap, float* c, int64_t ldc, const float* b) {
+                     with_width(nv, [&](auto w) { micro<decltype(w)::value>(kc, ap, bt, kNR, c, ldc, first, b); });
                    });
     }
   }
