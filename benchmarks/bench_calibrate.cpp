@@ -1,6 +1,7 @@
 // calibration_use_pb quantize speed on the demo ResNet8 (or any net with a Data layer):
 //   Fp32Forwards     N plain fp32 forwards over the Data layer (the floor)
-//   Statistics       the same N forwards with every blob's streaming histogram (target <= 1.25x)
+//   Statistics       the same N forwards with the statistics as quantize collects them
+//                    (skip_propagated:1, the target <= 1.25x) or with every blob's histogram (:0)
 //   Quantize         the whole quantize (load, graph_transform + check, statistics, KL thresholds,
 //                    int8 umodel, files) as the tool runs it, without the int8 cosine pass
 // Peer: PyTorch FX PTQ (/work/shared/bench/torch_ptq_time.py), run by bench_calibrate.sh.
@@ -11,6 +12,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "octet/calib/calibrator.hpp"
@@ -46,14 +49,24 @@ void Fp32Forwards(benchmark::State& st) {
   st.counters["images"] = n;
 }
 
+// Arg 1: as quantize runs it (propagated blobs range-only); arg 0: every blob with a histogram.
 void Statistics(benchmark::State& st) {
   if (!have_model(st)) return;
   const auto p = optimised();
   engine::Net net(p);
   const auto skip = calib::label_blobs(p);
+  std::set<std::string> blobs, range_only;
+  std::map<std::string, Shape> shapes;
+  for (const auto& b : net.blob_names()) {
+    shapes[b] = net.blob_shape(b);
+    if (!skip.count(b)) blobs.insert(b);
+  }
+  if (st.range(0)) range_only = calib::histogram_free_blobs(p, {}, shapes, blobs);
   std::ostringstream warn;
-  for (auto _ : st) benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, skip, warn));
+  for (auto _ : st)
+    benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, skip, range_only, warn));
   st.counters["images"] = iters();
+  st.counters["range_only"] = static_cast<double>(range_only.size());
 }
 
 void Quantize(benchmark::State& st) {
@@ -76,5 +89,5 @@ void Quantize(benchmark::State& st) {
 }  // namespace
 
 BENCHMARK(Fp32Forwards)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(Statistics)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(Statistics)->Arg(1)->Arg(0)->ArgName("skip_propagated")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Quantize)->Arg(0)->Arg(1)->ArgName("per_channel")->Unit(benchmark::kMillisecond)->UseRealTime();

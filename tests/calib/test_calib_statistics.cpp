@@ -1,5 +1,6 @@
 // calib/statistics.hpp: exact counts, both histogram modes against plain references,
-// order/batch/thread independence (pitfall §10.2), merge, and -dump_dist serialisation.
+// order/batch/thread independence (pitfall §10.2), merge, range-only tensors, the streaming
+// collector (SIMD and portable loops) against TensorStats, and -dump_dist serialisation.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -84,6 +85,14 @@ TensorStats run_dyadic(const std::vector<float>& x, int binnum, std::size_t batc
   for (std::size_t b = 0; b < x.size(); b += batch)
     t.update(std::span<const float>(x).subspan(b, std::min(batch, x.size() - b)));
   return t;
+}
+
+TensorStats run_streaming(const std::vector<float>& x, int binnum, std::size_t batch, bool histogram = true,
+                          bool simd = true) {
+  StreamingStats s(binnum, histogram, simd);
+  for (std::size_t b = 0; b < x.size(); b += batch)
+    s.update(std::span<const float>(x).subspan(b, std::min(batch, x.size() - b)));
+  return s.finish();
 }
 
 }  // namespace
@@ -323,7 +332,7 @@ TEST_CASE("Serialisation round-trips exactly; corrupt files raise IoError naming
   };
   expect_io(text.substr(0, text.size() / 2), "truncated");
   expect_io(text.substr(0, text.size() - 1), "missing final newline");
-  expect_io("octet-calib-stats 2\n", "future version");
+  expect_io("octet-calib-stats 3\n", "future version");
   expect_io("garbage", "garbage");
   expect_io("", "empty");
   std::string t2 = text;
@@ -335,4 +344,119 @@ TEST_CASE("Serialisation round-trips exactly; corrupt files raise IoError naming
   expect_io(text + "extra\n", "trailing data");
   REQUIRE_THROWS_AS(load_stats((dir / "missing.txt").string()), octet::IoError);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("StreamingStats equals TensorStats::update for any batch size, order, grid growth and specials") {
+  std::vector<std::vector<float>> sets;
+  sets.push_back(sample(50000, 11, true, true));  // ReLU-like: half zeros, NaN/Inf, -0
+  sets.push_back(sample(30001, 12));
+  {
+    // range grows in steps (coarsening inside one batch, between chunks), then shrinks
+    std::vector<float> x;
+    std::mt19937_64 rng(13);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    for (int b = 0; b < 60; ++b)
+      for (int i = 0; i < 701; ++i) x.push_back(g(rng) * std::ldexp(1.0f, (b < 40 ? b : 60 - b) / 3 - 5));
+    sets.push_back(x);
+  }
+  // extremes: subnormals (the exact double path), then near FLT_MAX; all zeros; empty-ish
+  sets.push_back({std::numeric_limits<float>::denorm_min(), 1e-40f, 0.0f, -1e-38f, 1e-39f, FLT_MAX, -1e30f, 2.0f});
+  sets.push_back(std::vector<float>(3000, 0.0f));
+  sets.push_back({std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()});
+  octet::set_num_threads(1);
+  for (const auto& x : sets) {
+    for (int binnum : {512, 2048, 4096}) {
+      const auto ref = run_dyadic(x, binnum, x.size());
+      auto xs = x;
+      std::shuffle(xs.begin(), xs.end(), std::mt19937_64(static_cast<std::uint64_t>(binnum)));
+      for (bool simd : {true, false}) {
+        INFO("n=" << x.size() << " binnum=" << binnum << " simd=" << simd);
+        for (std::size_t batch : {std::size_t{1}, std::size_t{3}, std::size_t{17}, std::size_t{1000},
+                                  std::size_t{1024}, std::size_t{4099}, x.size()}) {
+          REQUIRE(run_streaming(x, binnum, batch, true, simd) == ref);
+          REQUIRE(run_streaming(xs, binnum, batch, true, simd) == ref);
+        }
+      }
+    }
+  }
+  // large batches take the threaded Histogram path: same counts
+  const auto big = sample(1u << 20, 14, true, true);
+  const auto ref = run_dyadic(big, 2048, big.size());
+  for (int th : {1, 2, 3}) {
+    octet::set_num_threads(th);
+    REQUIRE(run_streaming(big, 2048, big.size()) == ref);
+    REQUIRE(run_streaming(big, 2048, 5000) == ref);
+  }
+  octet::set_num_threads(1);
+  // the collector stays usable after finish()
+  StreamingStats s(512, true);
+  s.update(std::span<const float>(sets[1]).first(1000));
+  (void)s.finish();
+  s.update(std::span<const float>(sets[1]).subspan(1000, 1000));
+  REQUIRE(s.finish() == run_dyadic(std::vector<float>(sets[1].begin(), sets[1].begin() + 2000), 512, 2000));
+}
+
+TEST_CASE("Range-only statistics: exact range, no histogram, order-free, and merge keeps them range-only") {
+  const auto x = sample(20000, 21, true, true);
+  auto xs = x;
+  std::shuffle(xs.begin(), xs.end(), std::mt19937_64(3));
+  const auto full = run_dyadic(x, 2048, x.size());
+  const auto ro = run_streaming(x, 2048, 333, false);
+  REQUIRE(ro.is_range_only());
+  REQUIRE_FALSE(ro.has_histogram());
+  REQUIRE_FALSE(full.is_range_only());
+  REQUIRE(ro.range == full.range);
+  REQUIRE(ro.binnum == 2048);
+  REQUIRE(run_streaming(xs, 2048, 1, false) == ro);
+  REQUIRE(run_streaming(xs, 2048, xs.size(), false) == ro);
+  auto t = TensorStats::range_only(2048);
+  t.update(x);
+  REQUIRE(t == ro);
+  // merge: halves of either kind; any range-only side gives the range-only whole, both orders
+  const std::size_t h = x.size() / 3;
+  const std::vector<float> a(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(h)), b(xs.begin() + static_cast<std::ptrdiff_t>(h), xs.end());
+  const auto ra = run_streaming(a, 2048, 100, false), rb = run_streaming(b, 2048, 77, false);
+  const auto fa = run_dyadic(a, 2048, 100), fb = run_dyadic(b, 2048, 77);
+  for (const auto& [l, r] : std::vector<std::pair<TensorStats, TensorStats>>{{ra, rb}, {rb, ra}, {ra, fb}, {fb, ra}, {fa, rb}, {rb, fa}}) {
+    auto m = l;
+    m.merge(r);
+    REQUIRE(m == ro);
+  }
+  auto m = fa;
+  m.merge(fb);
+  REQUIRE(m == full);
+  auto e = TensorStats::range_only(2048);
+  e.merge(TensorStats::range_only(2048));
+  REQUIRE(e.is_range_only());
+  REQUIRE_THROWS_AS(e.merge(TensorStats::range_only(1024)), octet::UsageError);
+}
+
+TEST_CASE("Serialisation: range-only tensors round-trip; version 1 files still load") {
+  std::vector<NamedStats> all;
+  all.emplace_back("pre_relu", run_streaming(sample(5000, 31, false, true), 2048, 700, false));
+  all.emplace_back("relu", run_streaming(sample(5000, 32, true, true), 2048, 700));
+  all.emplace_back("never_fed", TensorStats::range_only(2048));
+  const std::string text = serialize_stats(all);
+  REQUIRE(text.rfind("octet-calib-stats 2\n", 0) == 0);
+  REQUIRE(text.find("hist range_only 0\n") != std::string::npos);
+  const auto back = parse_stats(text, "mem");
+  REQUIRE(back.size() == all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) REQUIRE(back[i] == all[i]);
+  REQUIRE(back[0].second.is_range_only());
+  REQUIRE(back[2].second.is_range_only());
+  REQUIRE_FALSE(back[1].second.is_range_only());
+  // a version-1 file (every tensor with a histogram) reads the same
+  std::vector<NamedStats> full(all.begin() + 1, all.begin() + 2);
+  std::string v1 = serialize_stats(full);
+  v1.replace(0, std::string("octet-calib-stats 2").size(), "octet-calib-stats 1");
+  REQUIRE(parse_stats(v1, "v1") == full);
+  // range_only is a dyadic form without bins
+  std::string bad = text;
+  bad.replace(bad.find("hist range_only 0"), 17, "hist range_only 3");
+  REQUIRE_THROWS_AS(parse_stats(bad, "mem"), octet::IoError);
+  std::vector<NamedStats> tp;
+  tp.emplace_back("a", TensorStats::two_pass(512));
+  std::string bad2 = serialize_stats(tp);
+  bad2.replace(bad2.find("hist none 0"), 11, "hist range_only 0");
+  REQUIRE_THROWS_AS(parse_stats(bad2, "mem"), octet::IoError);
 }

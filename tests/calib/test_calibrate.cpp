@@ -239,6 +239,74 @@ TEST_CASE("dump_dist / load_dist give the same thresholds", "[calib]") {
   for (const auto& [n, p] : a.plan.blobs) CHECK(b.plan.blobs.at(n).threshold == p.threshold);
 }
 
+TEST_CASE("propagated blobs are collected range-only; full and range-only dist files agree", "[calib]") {
+  TempDir d("ronly");
+  write_lmdb(d.p / "lmdb", 8, 7);
+  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  o.dump_dist = (d.p / "part.txt").string();
+  std::ostringstream log, warn;
+  const auto a = calib::quantize(o, log, warn);
+  const auto part = calib::load_stats(o.dump_dist);
+  int range_only = 0;
+  for (const auto& [n, t] : part) {
+    INFO(n);
+    const auto& bp = a.plan.blobs.at(n);
+    const bool propagated = bp.method.rfind("from ", 0) == 0 || bp.method.rfind("= ", 0) == 0;
+    CHECK(t.is_range_only() == propagated);
+    range_only += t.is_range_only();
+    CHECK(t.range.n > 0);
+    CHECK(bp.absmax == t.range.absmax);  // the table's min/max/absmax still come from the statistics
+  }
+  CHECK(range_only >= 2);  // conv1's output (before relu1) and p1 (max pooling)
+  // Every blob with a histogram, collected on the same optimised net as quantize does.
+  passes::TransformReport rep;
+  const auto opt = calib::strip_label_layers(passes::graph_transform(calib::load_checked(o.model, o.weights), {}, rep));
+  engine::NetOptions no;
+  no.model_file = o.model;
+  no.weights_file = o.weights;
+  engine::Net net(opt, no);
+  const auto full = calib::collect_statistics(net, 8, o.th_binnum, calib::label_blobs(opt), warn);
+  for (const auto& [n, t] : full.stats) CHECK_FALSE(t.is_range_only());
+  // the histograms both collections have are identical
+  for (const auto& [n, t] : part)
+    for (const auto& [m, f] : full.stats)
+      if (n == m && !t.is_range_only()) CHECK(t == f);
+  calib::save_stats((d.p / "full.txt").string(), full.stats);
+  o.dump_dist.clear();
+  for (const char* f : {"full.txt", "part.txt"}) {
+    o.load_dist = (d.p / f).string();
+    const auto b = calib::quantize(o, log, warn);
+    for (const auto& [n, p] : a.plan.blobs) {
+      INFO(f << " " << n);
+      CHECK(b.plan.blobs.at(n).threshold == p.threshold);
+      CHECK(b.plan.blobs.at(n).method == p.method);
+      CHECK(b.plan.blobs.at(n).max == p.max);
+    }
+  }
+  // Flags that compute a threshold the range-only file propagated: refused, naming the blob.
+  // relu1 in float: conv1's output no longer takes relu1's threshold.
+  o.load_dist = (d.p / "part.txt").string();
+  o.fpfwd_blocks = {"relu1"};
+  try {
+    calib::quantize(o, log, warn);
+    FAIL("range-only statistics accepted for a computed threshold");
+  } catch (const ModelError& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find("part.txt") != std::string::npos);
+    CHECK(std::string(e.what()).find("range-only") != std::string::npos);
+  }
+  // the full file fits those flags
+  o.load_dist = (d.p / "full.txt").string();
+  CHECK_NOTHROW(calib::quantize(o, log, warn));
+  // make_plan itself refuses range-only statistics where it needs a histogram
+  std::map<std::string, Shape> shapes;
+  for (const auto& b : net.blob_names()) shapes[b] = net.blob_shape(b);
+  auto bad = full.stats;
+  for (auto& [n, t] : bad)
+    if (n == "logits") t = calib::TensorStats::range_only(o.th_binnum);
+  CHECK_THROWS_AS(calib::make_plan(opt, bad, {}, shapes), ModelError);
+}
+
 TEST_CASE("statistics do not depend on the record order", "[calib]") {
   // Same records, reversed: every threshold is identical.
   TempDir d("order");

@@ -158,7 +158,77 @@ inline void plan_float_layers(const ufw::NetParameter& net, const PlanOptions& o
   }
 }
 
-// The full plan: float layers, dtypes and thresholds of every blob in `stats`.
+namespace detail {
+// Blobs whose threshold comes from another blob (no method is run for them). Depends only on
+// the net, the float layers and which blobs are calibrated, never on statistics values, so it
+// is known before the statistics pass (histogram_free_blobs).
+struct Propagation {
+  std::vector<std::pair<std::string, std::string>> backward, forward;  // (blob, source blob)
+  std::map<std::string, std::string> backward_by;                      // blob -> layer name
+  std::set<std::string> derived;
+};
+inline Propagation propagation(const ufw::NetParameter& net, const std::set<std::string>& float_layers,
+                               const std::set<std::string>& calibrated) {
+  std::map<std::string, int> producer;
+  std::map<std::string, std::vector<int>> consumer;
+  for (int i = 0; i < net.layer_size(); ++i) {
+    for (const auto& t : net.layer(i).top()) producer[t] = i;
+    for (const auto& b : net.layer(i).bottom()) consumer[b].push_back(i);
+  }
+  auto explicit_th = [&](const std::string& blob) { return net.layer(producer.at(blob)).has_threshold(); };
+  Propagation r;
+  for (int i = net.layer_size() - 1; i >= 0; --i) {
+    const auto& l = net.layer(i);
+    if (float_layers.count(l.name()) || l.top_size() != 1 || !calibrated.count(l.top(0))) continue;
+    const bool relu = nonnegative_op(l) && l.type() != "Sigmoid";
+    if (!relu && l.type() != "Concat") continue;
+    for (const auto& b : l.bottom()) {
+      if (!calibrated.count(b) || consumer[b].size() != 1 || explicit_th(b) || r.backward_by.count(b)) continue;
+      const auto& pl = net.layer(producer.at(b));
+      if (float_layers.count(pl.name()) || is_passthrough(pl) || pl.type() == "Data" || pl.type() == "Input") continue;
+      r.backward.emplace_back(b, l.top(0));
+      r.backward_by[b] = l.name();
+    }
+  }
+  for (const auto& l : net.layer()) {
+    if (float_layers.count(l.name()) || !is_passthrough(l) || l.bottom_size() < 1 || !calibrated.count(l.bottom(0)))
+      continue;
+    for (const auto& t : l.top())
+      if (calibrated.count(t)) r.forward.emplace_back(t, l.bottom(0));
+  }
+  for (const auto& [b, src] : r.backward) r.derived.insert(b);
+  for (const auto& [b, src] : r.forward) r.derived.insert(b);
+  return r;
+}
+// The blobs of `stats` that make_plan calibrates: tops of the net's layers.
+inline std::set<std::string> calibrated_tops(const ufw::NetParameter& net, const std::set<std::string>& have) {
+  std::set<std::string> s;
+  for (const auto& l : net.layer())
+    for (const auto& t : l.top())
+      if (have.count(t)) s.insert(t);
+  return s;
+}
+}  // namespace detail
+
+// Blobs (of `blobs`) whose threshold make_plan never computes from a histogram: propagated ones
+// and those with an explicit `threshold:` on their layer. Their statistics may be range-only
+// (min/max/absmax are still reported). The one rule both the statistics pass and -load_dist use.
+inline std::set<std::string> histogram_free_blobs(const ufw::NetParameter& net, const PlanOptions& o,
+                                                  const std::map<std::string, Shape>& shapes,
+                                                  const std::set<std::string>& blobs) {
+  Plan p;
+  plan_float_layers(net, o, shapes, p);
+  const std::set<std::string> calibrated = detail::calibrated_tops(net, blobs);
+  std::set<std::string> out = detail::propagation(net, p.float_layers, calibrated).derived;
+  for (const auto& l : net.layer())
+    if (l.has_threshold())
+      for (const auto& t : l.top())
+        if (calibrated.count(t)) out.insert(t);
+  return out;
+}
+
+// The full plan: float layers, dtypes and thresholds of every blob in `stats`. A blob outside
+// histogram_free_blobs needs a histogram: range-only statistics for it are a ModelError.
 inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats>& stats, const PlanOptions& o,
                       const std::map<std::string, Shape>& shapes) {
   Plan p;
@@ -166,11 +236,8 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
   std::map<std::string, const TensorStats*> by_blob;
   for (const auto& [n, t] : stats) by_blob[n] = &t;
   std::map<std::string, int> producer;
-  std::map<std::string, std::vector<int>> consumer;
-  for (int i = 0; i < net.layer_size(); ++i) {
+  for (int i = 0; i < net.layer_size(); ++i)
     for (const auto& t : net.layer(i).top()) producer[t] = i;
-    for (const auto& b : net.layer(i).bottom()) consumer[b].push_back(i);
-  }
 
   // 1. dtypes, in production order.
   for (const auto& l : net.layer()) {
@@ -199,32 +266,17 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
     }
   }
 
-  auto explicit_th = [&](const std::string& blob) { return net.layer(producer.at(blob)).has_threshold(); };
-  // Blobs whose threshold comes from another blob (steps 3 and 4): no method is run for them.
-  std::vector<std::pair<std::string, std::string>> backward, forward;  // (blob, source blob)
-  std::map<std::string, std::string> backward_by;                      // blob -> layer name
-  for (int i = net.layer_size() - 1; i >= 0; --i) {
-    const auto& l = net.layer(i);
-    if (p.float_layers.count(l.name()) || l.top_size() != 1 || !p.blobs.count(l.top(0))) continue;
-    const bool relu = nonnegative_op(l) && l.type() != "Sigmoid";
-    if (!relu && l.type() != "Concat") continue;
-    for (const auto& b : l.bottom()) {
-      if (!p.blobs.count(b) || consumer[b].size() != 1 || explicit_th(b) || backward_by.count(b)) continue;
-      const auto& pl = net.layer(producer.at(b));
-      if (p.float_layers.count(pl.name()) || is_passthrough(pl) || pl.type() == "Data" || pl.type() == "Input") continue;
-      backward.emplace_back(b, l.top(0));
-      backward_by[b] = l.name();
-    }
-  }
-  for (const auto& l : net.layer()) {
-    if (p.float_layers.count(l.name()) || !is_passthrough(l) || l.bottom_size() < 1 || !p.blobs.count(l.bottom(0)))
-      continue;
-    for (const auto& t : l.top())
-      if (p.blobs.count(t)) forward.emplace_back(t, l.bottom(0));
-  }
-  std::set<std::string> derived;
-  for (const auto& [b, src] : backward) derived.insert(b);
-  for (const auto& [b, src] : forward) derived.insert(b);
+  std::set<std::string> calibrated;
+  for (const auto& [n, b] : p.blobs) calibrated.insert(n);
+  const detail::Propagation prop = detail::propagation(net, p.float_layers, calibrated);
+  const auto& backward = prop.backward;
+  const auto& forward = prop.forward;
+  const auto& backward_by = prop.backward_by;
+  const auto& derived = prop.derived;
+  for (const auto& n : p.order)
+    if (by_blob.at(n)->is_range_only() && !derived.count(n) && !net.layer(producer.at(n)).has_threshold())
+      throw ModelError(error_text("statistics", "blob '" + n + "'",
+                                  "range-only (no histogram) but its threshold is computed from one"));
 
   // 2. thresholds from statistics (blobs are independent: one task each).
   std::vector<std::string> names = p.order;

@@ -234,14 +234,33 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
   for (const auto& b : fnet.blob_names()) shapes[b] = fnet.blob_shape(b);
   const std::set<std::string> skip = label_blobs(calib_net);
 
+  PlanOptions po;
+  po.method = parse_th_method(o.th_method);
+  po.fpfwd_inputs = o.fpfwd_inputs;
+  po.fpfwd_outputs = o.fpfwd_outputs;
+  po.fpfwd_blocks = o.fpfwd_blocks;
+  po.accuracy_opt = o.accuracy_opt;
+  // Propagated / explicit thresholds need no histogram: collected (and dumped) range-only.
+  std::set<std::string> calibrated;
+  for (const auto& b : fnet.blob_names())
+    if (!skip.count(b)) calibrated.insert(b);
+  const std::set<std::string> range_only = histogram_free_blobs(calib_net, po, shapes, calibrated);
+
   std::vector<NamedStats> stats;
   if (!o.load_dist.empty()) {
     stats = load_stats(o.load_dist);
-    std::set<std::string> have;
-    for (const auto& s : stats) have.insert(s.first);
-    for (const auto& b : fnet.blob_names())
-      if (!skip.count(b) && !have.count(b))
+    std::map<std::string, const TensorStats*> have;
+    for (const auto& s : stats) have[s.first] = &s.second;
+    for (const auto& b : calibrated) {
+      const auto it = have.find(b);
+      if (it == have.end())
         throw ModelError(error_text(o.load_dist, "no statistics for blob '" + b + "' (was it dumped from this net?)"));
+      // A full file (every blob with a histogram) fits any flags; a range-only blob fits only
+      // where these flags propagate its threshold too.
+      if (it->second->is_range_only() && !range_only.count(b))
+        throw ModelError(error_text(o.load_dist, "blob '" + b + "' has no histogram (range-only: dumped with flags that "
+                                                             "propagated its threshold), but these flags compute it"));
+    }
     for (const auto& s : stats)
       if (s.second.binnum != o.th_binnum)
         throw UsageError(error_text(o.load_dist, "statistics have " + std::to_string(s.second.binnum) +
@@ -249,18 +268,12 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
     r.iterations = 0;
     log << "statistics loaded from " << o.load_dist << "\n";
   } else {
-    auto c = collect_statistics(fnet, o.iterations, o.th_binnum, skip, warn);
+    auto c = collect_statistics(fnet, o.iterations, o.th_binnum, skip, range_only, warn);
     stats = std::move(c.stats);
     r.iterations = c.iterations;
   }
   phase("statistics");
 
-  PlanOptions po;
-  po.method = parse_th_method(o.th_method);
-  po.fpfwd_inputs = o.fpfwd_inputs;
-  po.fpfwd_outputs = o.fpfwd_outputs;
-  po.fpfwd_blocks = o.fpfwd_blocks;
-  po.accuracy_opt = o.accuracy_opt;
   r.plan = make_plan(calib_net, stats, po, shapes);
   phase("thresholds");
   for (const auto& w : r.plan.warnings) warn << "warning: " << w << "\n";

@@ -2,6 +2,7 @@
 // through the fp32 Net, every blob's values fed to a single-pass dyadic TensorStats (Mode B of
 // calibration-math.md §1), so memory is fixed (2·th_binnum bins per blob) and the result is an
 // integer function of the multiset of values: independent of batch size, order and threads.
+// Blobs whose threshold never needs a histogram are collected range-only.
 // Depends on calib/statistics.hpp, engine/net.hpp (+ the Data layer); never on tools.
 #pragma once
 #include <unistd.h>
@@ -68,10 +69,12 @@ struct CollectResult {
 };
 
 // Runs `iterations` forwards of `net` (which must have a Data layer) and accumulates every
-// blob except `skip`. Fewer records than asked: a warning on `warn`, and each record is used
-// once. The Data stream is rewound first and left after the last record used.
+// blob except `skip`; blobs in `range_only` (histogram_free_blobs: thresholds propagated or
+// explicit) get RangeStats alone, every other one the dyadic histogram too. Fewer records than
+// asked: a warning on `warn`, and each record is used once. The Data stream is rewound first
+// and left after the last record used.
 inline CollectResult collect_statistics(engine::Net& net, int iterations, int binnum, const std::set<std::string>& skip,
-                                        std::ostream& warn) {
+                                        const std::set<std::string>& range_only, std::ostream& warn) {
   validate_binnum(binnum);
   if (iterations < 1) throw UsageError("-iterations must be >= 1");
   const size_t records = data_records(net);
@@ -87,43 +90,29 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
   std::vector<std::string> names;
   for (const auto& b : net.blob_names())
     if (!skip.count(b)) names.push_back(b);
-  std::vector<TensorStats> st(names.size(), TensorStats::dyadic(binnum));
+  // StreamingStats has no per-call fixed cost worth batching (its lane histogram persists
+  // between forwards), so each blob is read in place: no staging copies.
+  std::vector<StreamingStats> st;
+  st.reserve(names.size());
   std::vector<const engine::FloatTensor*> ptr;
-  for (const auto& b : names) ptr.push_back(&net.blob(b));
-  // Small blobs are staged over several records and binned together: each histogram update
-  // has a fixed cost (scratch sub-histograms, a flush over every bin), and the result depends
-  // only on the multiset of values, so grouping changes nothing but the speed. Staging memory
-  // is bounded (kStage values per blob), independent of the number of records.
-  constexpr size_t kStage = size_t{1} << 16;
-  std::vector<std::vector<float>> stage(names.size());
-  for (size_t k = 0; k < names.size(); ++k) {
-    const size_t n1 = static_cast<size_t>(ptr[k]->size());
-    if (n1 > 0 && n1 * 2 <= kStage) stage[k].reserve(kStage / n1 * n1);
+  for (const auto& b : names) {
+    st.emplace_back(binnum, !range_only.count(b));
+    ptr.push_back(&net.blob(b));
   }
-  auto flush = [&](size_t k) {
-    if (stage[k].empty()) return;
-    st[k].update(std::span<const float>(stage[k].data(), stage[k].size()));
-    stage[k].clear();
-  };
   Progress bar("calibration", n);
   for (int it = 0; it < n; ++it) {
     net.forward();
-    for (size_t k = 0; k < names.size(); ++k) {
-      const float* d = ptr[k]->data();
-      const size_t n1 = static_cast<size_t>(ptr[k]->size());
-      if (stage[k].capacity() == 0) {
-        st[k].update(std::span<const float>(d, n1));
-        continue;
-      }
-      if (stage[k].size() + n1 > stage[k].capacity()) flush(k);
-      stage[k].insert(stage[k].end(), d, d + n1);
-    }
+    for (size_t k = 0; k < names.size(); ++k)
+      st[k].update(std::span<const float>(ptr[k]->data(), static_cast<size_t>(ptr[k]->size())));
     bar.step(it + 1);
   }
-  for (size_t k = 0; k < names.size(); ++k) flush(k);
-  for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], std::move(st[k]));
+  for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], st[k].finish());
   r.iterations = n;
   return r;
+}
+inline CollectResult collect_statistics(engine::Net& net, int iterations, int binnum, const std::set<std::string>& skip,
+                                        std::ostream& warn) {
+  return collect_statistics(net, iterations, binnum, skip, {}, warn);
 }
 
 }  // namespace octet::calib

@@ -7,8 +7,10 @@
 //     R/M; the index is an exact power-of-two scaling; growth coarsens by exact bin pairing.
 // Both depend only on the multiset of values: batch order, batch size and thread count do not
 // change a single count, and merge(a, b) equals accumulating everything into one.
-// Counts are integers; no float is ever accumulated. Also: serialisation for -dump_dist /
-// -load_dist. Depends on core/ (error, atomic_file, parallel) and the standard library only;
+// Counts are integers; no float is ever accumulated. A tensor may also be range-only (no
+// histogram: its threshold is propagated from another blob, so only n/min/max/absmax are read).
+// StreamingStats is the Mode B collector for many small batches (one per forward). Also:
+// serialisation for -dump_dist / -load_dist. Depends on core/ (error, atomic_file, parallel) and the standard library only;
 // must not depend on the network runtime, proto or ir/.
 #pragma once
 #include <algorithm>
@@ -19,6 +21,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <limits>
 #include <span>
 #include <sstream>
@@ -101,6 +106,8 @@ struct RangeStats {
 };
 
 // ---- histogram of non-zero |x| ------------------------------------------------------------
+
+class StreamingStats;
 
 class Histogram {
  public:
@@ -275,6 +282,7 @@ class Histogram {
   }
 
  private:
+  friend class StreamingStats;
   int log2_bins() const noexcept {  // log2 of the bins per range unit: Mode B, M = 2*binnum
     return std::countr_zero(static_cast<unsigned>(h_.size()));
   }
@@ -371,12 +379,13 @@ class Histogram {
 // ---- one tensor -----------------------------------------------------------------------------
 
 // Mode A: pass1() over all batches, begin_pass2(), pass2() over all batches again.
-// Mode B: update() once per batch.
+// Mode B: update() once per batch. Range-only (Mode B without a histogram): update() keeps the
+// RangeStats alone; for blobs whose threshold is propagated from another blob.
 struct TensorStats {
   HistMode mode = HistMode::two_pass;
   int binnum = 2048;
   RangeStats range;
-  Histogram hist;  // Mode A: empty until begin_pass2()
+  Histogram hist;  // Mode A: empty until begin_pass2(); Mode B: empty = range-only
 
   static TensorStats two_pass(int binnum) {
     TensorStats t;
@@ -391,6 +400,15 @@ struct TensorStats {
     t.hist = Histogram::dyadic(binnum);
     return t;
   }
+  // binnum is kept (and checked against -th_binnum on load) so a file stays one bin setting.
+  static TensorStats range_only(int binnum) {
+    TensorStats t;
+    t.mode = HistMode::dyadic;
+    t.binnum = binnum;
+    return t;
+  }
+  bool has_histogram() const noexcept { return hist.size() != 0; }
+  bool is_range_only() const noexcept { return mode == HistMode::dyadic && !has_histogram(); }
 
   void pass1(std::span<const float> x) noexcept { range.update(x); }
   void begin_pass2() { hist = Histogram::two_pass(binnum, range.absmax); }
@@ -399,15 +417,216 @@ struct TensorStats {
     if (mode != HistMode::dyadic)
       throw UsageError(error_text("statistics", "update() is the single-pass (dyadic) entry; use pass1/pass2"));
     range.update(x);
-    hist.update(x);
+    if (has_histogram()) hist.update(x);
   }
+  // A range-only side makes the result range-only: a histogram that saw only part of the
+  // values would be wrong, and dropping it keeps merge commutative and split-independent.
   void merge(const TensorStats& o) {
     if (mode != o.mode || binnum != o.binnum)
       throw UsageError(error_text("statistics", "cannot merge statistics of different mode or bin count"));
     range.merge(o.range);
+    if (mode == HistMode::dyadic && (is_range_only() || o.is_range_only())) {
+      hist = Histogram();
+      return;
+    }
     hist.merge(o.hist);
   }
   bool operator==(const TensorStats&) const = default;
+};
+
+// Mode B for a stream of small batches, equal to TensorStats::update over the same batches
+// (same multiset, same final grid). TensorStats::update pays per call an absmax pass of its own
+// and a scratch lane histogram allocated, zeroed and folded over all 2·binnum bins; on a small
+// net's activations (a few thousand values per blob per forward) that fixed cost dominated.
+// Here the 32-bit lane histogram lives across calls (folded into the 64-bit counts only before
+// the grid coarsens, before a lane could overflow, and at finish()), and each chunk of 1024
+// values is read once for range and bin index together, binned on the current grid; a chunk
+// that does not fit the grid (rare: the range only grows) is redone after coarsening. Binning
+// a chunk on an older, finer grid and coarsening later is exact (floor(floor(y)/2^d) =
+// floor(y/2^d)), so the counts do not depend on chunking, batch size or order.
+// With AVX-512 the index loop also drops zeros and NaN/Inf (mask compress), so the scatter
+// skips the zeros of ReLU outputs; the portable loop bins them to the first / last bin and
+// takes them out at the fold with the range scan's exact counts. `simd = false` forces the
+// portable loop (tests compare the two).
+class StreamingStats {
+ public:
+  StreamingStats(int binnum, bool histogram, bool simd = true)
+      : t_(histogram ? TensorStats::dyadic(binnum) : TensorStats::range_only(binnum)), simd_(simd) {
+    if (histogram) lanes_.assign(kLanes * t_.hist.size(), 0);
+  }
+
+  void update(std::span<const float> x) {
+    if (!t_.has_histogram()) {
+      t_.range.update(x);
+      return;
+    }
+    constexpr std::size_t kParallelMin = std::size_t{1} << 19;
+    if (x.size() >= kParallelMin && octet::num_threads() > 1) {
+      fold();  // large batches: the Histogram's threaded path
+      t_.update(x);
+      return;
+    }
+    for (std::size_t b = 0; b < x.size(); b += kChunk) chunk(x.data() + b, std::min(kChunk, x.size() - b));
+  }
+
+  const RangeStats& range() const noexcept { return t_.range; }
+
+  // The statistics so far (the collector stays usable).
+  TensorStats finish() {
+    fold();
+    return t_;
+  }
+
+ private:
+  static constexpr std::size_t kLanes = 4;
+  static constexpr std::size_t kChunk = 1024;
+
+  void chunk(const float* x, std::size_t n) {
+    Histogram& h = t_.hist;
+    // A lane gains at most one count per value: fold long before 2^32.
+    if (pending_ + n > (std::uint64_t{1} << 31)) fold();
+    if (h.e_ != Histogram::kNoRange && h.log2_bins() - h.e_ <= 127) {
+      const float mult = std::ldexp(1.0f, h.log2_bins() - h.e_);
+      const float limit = std::ldexp(1.0f, h.e_);  // every binned |x| must be below (inf for e = 128)
+#if defined(__AVX512F__)
+      if (simd_) {
+        RangeStats r;
+        const std::size_t m = index_avx512(x, n, mult, r);
+        if (r.absmax < limit) {
+          t_.range.merge(r);
+          scatter(m);
+          pending_ += m;
+          return;
+        }
+      } else
+#endif
+      {
+        RangeStats r;
+        r.update(std::span<const float>(x, n));
+        if (r.absmax < limit) {
+          t_.range.merge(r);
+          index_portable(x, n, mult);
+          scatter(n);
+          pending_ += n;
+          zeros_ += r.zeros;
+          bad_ += r.nonfinite;
+          return;
+        }
+      }
+    }
+    // First values, or a chunk beyond the grid: set or coarsen the grid, then bin.
+    RangeStats r;
+    r.update(std::span<const float>(x, n));
+    t_.range.merge(r);
+    if (r.absmax == 0.0f) return;  // only zeros / NaN / Inf: nothing to bin
+    int ex = 0;
+    std::frexp(r.absmax, &ex);  // the smallest e with every finite |x| < 2^e
+    if (h.e_ == Histogram::kNoRange) {
+      h.e_ = ex;
+    } else if (ex > h.e_) {
+      fold();
+      h.coarsen(ex - h.e_);
+    }
+    const int k = h.log2_bins() - h.e_;
+    if (k > 127) {  // tiny values: 2^k is not a float; the Histogram's exact double path
+      fold();
+      h.update(std::span<const float>(x, n));
+      return;
+    }
+    index_portable(x, n, std::ldexp(1.0f, k));
+    scatter(n);
+    pending_ += n;
+    zeros_ += r.zeros;
+    bad_ += r.nonfinite;
+  }
+
+  // idx_[i] = kLanes * min(|x| * mult, M-1) truncated; NaN/Inf reach M-1, zeros 0.
+  void index_portable(const float* x, std::size_t n, float mult) {
+    const float top = static_cast<float>(t_.hist.size() - 1);
+    std::uint32_t* idx = idx_;
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) {
+      float f = std::fabs(x[i]) * mult;
+      f = f < top ? f : top;
+      idx[i] = static_cast<std::uint32_t>(static_cast<std::int32_t>(f)) * kLanes;
+    }
+  }
+
+#if defined(__AVX512F__)
+  // One read of the chunk: the RangeStats of x into r, and the lane-scaled indices of its finite
+  // non-zero values compressed into idx_; returns how many. The indices are valid only when
+  // r.absmax < 2^e (checked by the caller).
+  std::size_t index_avx512(const float* x, std::size_t n, float mult, RangeStats& r) {
+    const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    const __m512 vmult = _mm512_set1_ps(mult), vtop = _mm512_set1_ps(static_cast<float>(t_.hist.size() - 1));
+    const __m512 fmax = _mm512_set1_ps(FLT_MAX), zero = _mm512_setzero_ps();
+    const __m512 pinf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    __m512 mn = pinf, mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), am = zero;
+    std::size_t m = 0;
+    std::uint32_t zeros = 0, bad = 0;
+    for (std::size_t i = 0; i < n; i += 16) {
+      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
+      const __m512 a = _mm512_and_ps(v, sign);
+      const __mmask16 fin = _mm512_mask_cmp_ps_mask(live, a, fmax, _CMP_LE_OQ);  // not NaN / Inf
+      const __mmask16 nz = _mm512_mask_cmp_ps_mask(fin, a, zero, _CMP_GT_OQ);    // finite, non-zero
+      bad += static_cast<std::uint32_t>(std::popcount(static_cast<unsigned>(live & ~fin)));
+      zeros += static_cast<std::uint32_t>(std::popcount(static_cast<unsigned>(fin & ~nz)));
+      const __m512 vz = _mm512_add_ps(v, zero);  // -0 -> +0
+      mn = _mm512_mask_min_ps(mn, fin, mn, vz);
+      mx = _mm512_mask_max_ps(mx, fin, mx, vz);
+      am = _mm512_mask_max_ps(am, fin, am, a);
+      const __m512 f = _mm512_min_ps(_mm512_mul_ps(a, vmult), vtop);
+      const __m512i k = _mm512_slli_epi32(_mm512_cvttps_epi32(f), 2);  // * kLanes
+      _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(nz, k));
+      m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(nz)));
+    }
+    r.n = n - bad;
+    r.zeros = zeros;
+    r.nonfinite = bad;
+    r.min = _mm512_reduce_min_ps(mn);
+    r.max = _mm512_reduce_max_ps(mx);
+    r.absmax = _mm512_reduce_max_ps(am);
+    return m;
+  }
+#endif
+
+  // kLanes interleaved counters per bin, so runs of one bin do not serialise on one counter.
+  void scatter(std::size_t n) {
+    static_assert(kLanes == 4);
+    std::uint32_t* lanes = lanes_.data();
+    const std::uint32_t* idx = idx_;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      ++lanes[idx[i] + 0];
+      ++lanes[idx[i + 1] + 1];
+      ++lanes[idx[i + 2] + 2];
+      ++lanes[idx[i + 3] + 3];
+    }
+    for (; i < n; ++i) ++lanes[idx[i]];
+  }
+
+  void fold() {
+    if (pending_ == 0) return;
+    std::vector<std::uint64_t>& h = t_.hist.h_;
+    const std::size_t nb = h.size();
+    for (std::size_t k = 0; k < nb; ++k) {
+      std::uint64_t s = 0;
+      for (std::size_t j = 0; j < kLanes; ++j) s += lanes_[k * kLanes + j];
+      h[k] += s;
+    }
+    h[0] -= zeros_;
+    h[nb - 1] -= bad_;
+    std::fill(lanes_.begin(), lanes_.end(), 0);
+    pending_ = zeros_ = bad_ = 0;
+  }
+
+  TensorStats t_;
+  bool simd_ = true;
+  std::vector<std::uint32_t> lanes_;   // kLanes counters per bin, interleaved
+  std::uint64_t pending_ = 0;          // values scattered since the last fold
+  std::uint64_t zeros_ = 0, bad_ = 0;  // of those, exact zeros (bin 0) and NaN/Inf (last bin)
+  alignas(64) std::uint32_t idx_[kChunk + 16];
 };
 
 // What the threshold methods read. h covers non-zero finite |x|; bin k is [k*w, (k+1)*w).
@@ -442,15 +661,16 @@ inline HistogramView view(const TensorStats& t) {
 
 // ---- serialisation (-dump_dist / -load_dist) -----------------------------------------------
 // Text, versioned, exact (floats as C99 hex floats), sparse bins:
-//   octet-calib-stats 1
+//   octet-calib-stats 2
 //   tensors <count>
 //   tensor <name>                        (name = rest of the line)
 //   mode <two_pass|dyadic> binnum <B>
 //   range <n> <zeros> <nonfinite> <min> <max> <absmax>
-//   hist <absmax|exponent|none> <nonzero bin count>
+//   hist <absmax|exponent|none|range_only> <nonzero bin count>
 //   <bin> <count>                        (one line per non-empty bin, ascending)
 //   end
-// A final "eof <count>" line catches truncation.
+// A final "eof <count>" line catches truncation. Version 2 added `hist range_only 0` (a dyadic
+// tensor collected without histogram); version 1 files (every tensor with one) still load.
 
 using NamedStats = std::pair<std::string, TensorStats>;
 
@@ -463,7 +683,7 @@ inline std::string hexfloat(float f) {
 }  // namespace detail
 
 inline std::string serialize_stats(const std::vector<NamedStats>& all) {
-  std::string out = "octet-calib-stats 1\ntensors " + std::to_string(all.size()) + "\n";
+  std::string out = "octet-calib-stats 2\ntensors " + std::to_string(all.size()) + "\n";
   for (const auto& [name, t] : all) {
     if (name.empty() || name.find('\n') != std::string::npos)
       throw UsageError(error_text("statistics", "tensor name '" + name + "' cannot be serialised"));
@@ -476,7 +696,9 @@ inline std::string serialize_stats(const std::vector<NamedStats>& all) {
     std::size_t nz = 0;
     for (auto v : c) nz += v != 0;
     std::string head;
-    if (c.empty())
+    if (t.is_range_only())
+      head = "range_only";
+    else if (c.empty())
       head = "none";
     else if (t.hist.mode() == HistMode::two_pass)
       head = detail::hexfloat(t.hist.range_absmax());
@@ -551,7 +773,9 @@ inline std::vector<NamedStats> parse_stats(std::string_view text, const std::str
     return w;
   };
 
-  if (next() != "octet-calib-stats 1") fail("not an octet statistics file (version 1 header missing)");
+  const std::string_view head = next();
+  if (head != "octet-calib-stats 1" && head != "octet-calib-stats 2")
+    fail("not an octet statistics file (version 1 or 2 header missing)");
   const std::uint64_t count = to_u64(expect(next(), "tensors", 2)[1]);
   std::vector<NamedStats> all;
   for (std::uint64_t t = 0; t < count; ++t) {
@@ -584,7 +808,9 @@ inline std::vector<NamedStats> parse_stats(std::string_view text, const std::str
     const std::uint64_t nz = to_u64(h[2]);
     const bool none = h[1] == "none";
     std::vector<std::uint64_t> counts;
-    if (!(mode == HistMode::two_pass && none)) {
+    if (h[1] == "range_only") {
+      if (mode != HistMode::dyadic || nz) fail("range_only is a dyadic tensor without bins");
+    } else if (!(mode == HistMode::two_pass && none)) {
       const std::size_t size = static_cast<std::size_t>(mode == HistMode::two_pass ? binnum : 2 * binnum);
       counts.assign(size, 0);
       if (nz > size) fail("more non-empty bins than bins");
