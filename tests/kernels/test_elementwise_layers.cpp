@@ -11,14 +11,11 @@
 using namespace octet;
 using namespace octet::engine;
 using Catch::Matchers::WithinAbs;
-using octet::test::make_layer;
-using octet::test::registry;
-using octet::test::tensor;
-using octet::test::values;
+using namespace octet::test;  // registry, make_layer, run_layer, tensor, values
 
 namespace {
 std::vector<FloatTensor> run(const std::string& text, const std::vector<FloatTensor>& bottoms) {
-  return test::run_layer(text, bottoms);
+  return run_layer(text, bottoms);
 }
 }  // namespace
 
