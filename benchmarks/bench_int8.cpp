@@ -50,15 +50,13 @@ void run_conv_fp32(benchmark::State& state, const ConvCase& cc) {
   const int64_t batch = state.range(0);
   set_num_threads(static_cast<int>(state.range(1)));
   bench::FloatConv c(cc, batch);
-  const Conv2dParams& p = c.p;
-  const Conv2dShape& s = c.s;
   for (auto _ : state) {
-    conv2d(p, s, c.in.data(), c.w.data(), c.b.data(), c.out.data(), std::span<float>(c.scratch));
+    conv2d(c.p, c.s, c.in.data(), c.w.data(), c.b.data(), c.out.data(), std::span<float>(c.scratch));
     benchmark::DoNotOptimize(c.out.data());
     benchmark::ClobberMemory();
   }
   set_num_threads(1);
-  state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(conv2d_flops(p, s)) / 2,
+  state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(conv2d_flops(c.p, c.s)) / 2,
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 

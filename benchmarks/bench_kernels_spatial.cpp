@@ -26,16 +26,14 @@ void run_conv(benchmark::State& state, const ConvCase& cc, bool reference_peer) 
   const int64_t batch = state.range(0);
   set_num_threads(static_cast<int>(state.range(1)));
   bench::FloatConv c(cc, batch);
-  const Conv2dParams& p = c.p;
-  const Conv2dShape& s = c.s;
   for (auto _ : state) {
-    if (reference_peer) reference::conv2d(p, s, c.in.data(), c.w.data(), c.b.data(), c.out.data());
-    else conv2d(p, s, c.in.data(), c.w.data(), c.b.data(), c.out.data(), std::span<float>(c.scratch));
+    if (reference_peer) reference::conv2d(c.p, c.s, c.in.data(), c.w.data(), c.b.data(), c.out.data());
+    else conv2d(c.p, c.s, c.in.data(), c.w.data(), c.b.data(), c.out.data(), std::span<float>(c.scratch));
     benchmark::DoNotOptimize(c.out.data());
     benchmark::ClobberMemory();
   }
   set_num_threads(1);
-  const double flops = static_cast<double>(conv2d_flops(p, s));
+  const double flops = static_cast<double>(conv2d_flops(c.p, c.s));
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   state.SetItemsProcessed(state.iterations() * batch);
 }
