@@ -154,6 +154,17 @@ TEST_CASE("eltwise SUM with coefficients, PROD, MAX", "[kernels][eltwise]") {
     eltwise<float>({op, cf}, n, ins, inplace.data());
     require_close(inplace, ref, 1e-6f);
   }
+  // A fused activation (Add + ReLU, Add + Clip), 2 and 1 inputs.
+  for (const auto& act : {FusedActivation::relu(0.f), FusedActivation::relu(0.25f), FusedActivation::clip(-0.3f, 0.4f)})
+    for (size_t inputs : {size_t{1}, size_t{2}}) {
+      std::vector<float> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      const float* ins[2] = {a.data(), b.data()};
+      reference::eltwise<float>({EltwiseOp::Sum, {}}, n, std::span<const float* const>(ins, inputs), ref.data(), act);
+      eltwise<float>({EltwiseOp::Sum, {}}, n, std::span<const float* const>(ins, inputs), got.data(), act);
+      require_close(got, ref, 1e-6f);
+      if (act.kind == FusedActivation::Kind::Relu && act.negative_slope == 0.f)
+        CHECK(*std::min_element(got.begin(), got.end()) == 0.f);
+    }
 }
 
 TEST_CASE("activations: hand values", "[kernels][activation]") {

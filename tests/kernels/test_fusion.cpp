@@ -1,5 +1,5 @@
 // NetOptions::fuse: Convolution -> BatchNorm -> Scale -> ReLU/ReLU6/Clip chains run as one conv
-// with folded weights and a fused activation. The fused net must give the unfused net's outputs
+// with folded weights and a fused activation, Eltwise -> activation as one Eltwise. The fused net must give the unfused net's outputs
 // (float tolerance), fuse only where the skipped blobs have no other reader, keep working after
 // an input reshape, and leave the layer parameters (the file's weights) untouched.
 #include <catch2/catch.hpp>
@@ -18,7 +18,8 @@ using namespace octet::engine;
 namespace {
 
 // conv1 chain: separate tops (ONNX import style), ReLU. conv2 chain: in place (Caffe style),
-// ReLU6. conv3: its output also feeds the eltwise, so BN must not fuse. conv4: depthwise + Clip.
+// ReLU6. conv3: its output also feeds the eltwise, so BN must not fuse; the eltwise takes the
+// following ReLU (a residual Add + ReLU). conv4: depthwise + Clip.
 // conv5 -> leaky ReLU, whose conv output is a net output too (no fuse across it).
 const char* kNet = R"(
 name: "fuse"
@@ -37,7 +38,8 @@ layer { name: "conv3" type: "Convolution" bottom: "c2" top: "c3"
         convolution_param { num_output: 8 kernel_size: 3 pad: 1 stride: 1 } }
 layer { name: "bn3" type: "BatchNorm" bottom: "c3" top: "b3" }
 layer { name: "add" type: "Eltwise" bottom: "b3" bottom: "c3" top: "e" }
-layer { name: "conv4" type: "Convolution" bottom: "e" top: "c4"
+layer { name: "relue" type: "ReLU" bottom: "e" top: "re" }
+layer { name: "conv4" type: "Convolution" bottom: "re" top: "c4"
         convolution_param { num_output: 8 kernel_size: 3 pad: 1 group: 8 } }
 layer { name: "bn4" type: "BatchNorm" bottom: "c4" top: "b4" }
 layer { name: "clip4" type: "Clip" bottom: "b4" top: "k4" clip_param { min: -0.5 max: 0.7 } }
@@ -71,7 +73,7 @@ TEST_CASE("fusion folds conv+BN+Scale+activation chains and matches the unfused 
   Net fused(param, fo);
 
   const auto names = fused.fused_layers();
-  const std::vector<std::string> want{"bn1", "sc1", "relu1", "bn2", "sc2", "relu2", "bn4", "clip4", "relu5"};
+  const std::vector<std::string> want{"bn1", "sc1", "relu1", "bn2", "sc2", "relu2", "relue", "bn4", "clip4", "relu5"};
   REQUIRE(names == want);
   REQUIRE(plain.fused_layers().empty());
 
@@ -80,7 +82,9 @@ TEST_CASE("fusion folds conv+BN+Scale+activation chains and matches the unfused 
   plain.forward();
   fused.forward();
   // Net outputs and every blob a non-fused layer reads agree.
-  for (const char* b : {"r1", "c2", "c3", "b3", "e", "k4", "s4", "c5"}) require_close_blob(plain, fused, b);
+  for (const char* b : {"r1", "c2", "c3", "b3", "re", "k4", "s4", "c5"}) require_close_blob(plain, fused, b);
+  const auto& re = fused.blob("re");
+  REQUIRE(*std::min_element(re.data(), re.data() + re.size()) >= 0.f);
   // The activation really ran: ReLU6 output bounded, Clip output bounded.
   const auto& c2 = fused.blob("c2");
   REQUIRE(*std::max_element(c2.data(), c2.data() + c2.size()) <= 6.f);
@@ -106,5 +110,5 @@ TEST_CASE("fusion survives an input reshape") {
   fill_random_inputs(fused, 5);
   plain.forward();
   fused.forward();
-  for (const char* b : {"r1", "c2", "e", "s4", "c5"}) require_close_blob(plain, fused, b);
+  for (const char* b : {"r1", "c2", "re", "s4", "c5"}) require_close_blob(plain, fused, b);
 }

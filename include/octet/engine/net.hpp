@@ -296,8 +296,15 @@ class Net {
     for (const auto& in : inputs_) readers[in.blob] += 1000;  // never fuse across a net input
     std::vector<float> a, b;
     for (size_t k = 0; k < steps_.size(); ++k) {
+      // Heads: a convolution takes BatchNorm/Scale folds and an activation; an Eltwise (the
+      // residual Add) takes an activation only.
       auto* conv = dynamic_cast<ConvolutionLayer*>(steps_[k].layer.get());
-      if (!conv || steps_[k].tops.size() != 1 || steps_[k].fused_away) continue;
+      auto* elt = steps_[k].layer->type() == "Eltwise" ? dynamic_cast<EltwiseLayer*>(steps_[k].layer.get()) : nullptr;
+      if ((!conv && !elt) || steps_[k].tops.size() != 1 || steps_[k].fused_away) continue;
+      auto set_activation = [&](const kernels::FusedActivation& act) {
+        if (conv) conv->set_activation(act);
+        else elt->set_activation(act);
+      };
       size_t cur = steps_[k].tops[0];
       bool has_act = false;
       size_t j = k + 1;
@@ -311,22 +318,25 @@ class Net {
           break;
         const std::string& t = nx.layer->type();
         const Shape& cs = shapes_[cur];
-        if (auto* bn = dynamic_cast<BatchNormLayer*>(nx.layer.get()); bn && !has_act && t == "BatchNorm") {
+        // An Eltwise writing straight into one of its own bottoms would clobber an input.
+        if (elt && std::find(steps_[k].bottoms.begin(), steps_[k].bottoms.end(), nx.tops[0]) != steps_[k].bottoms.end())
+          break;
+        if (auto* bn = dynamic_cast<BatchNormLayer*>(nx.layer.get()); conv && bn && !has_act && t == "BatchNorm") {
           if (cs.size() < 3 || bn->channels() != conv->out_channels()) break;
           bn->channel_affine(a, b);
           conv->fold_affine(a, b);
-        } else if (auto* sc = dynamic_cast<ScaleLayer*>(nx.layer.get()); sc && !has_act && t == "Scale") {
+        } else if (auto* sc = dynamic_cast<ScaleLayer*>(nx.layer.get()); conv && sc && !has_act && t == "Scale") {
           if (cs.size() < 3 || !sc->channel_affine(cs[0], conv->out_channels(), a, b)) break;
           conv->fold_affine(a, b);
         } else if (!has_act && dynamic_cast<ReluLayer*>(nx.layer.get()) && t == "ReLU") {
-          conv->set_activation(kernels::FusedActivation::relu(nx.layer->param().relu_param().negative_slope()));
+          set_activation(kernels::FusedActivation::relu(nx.layer->param().relu_param().negative_slope()));
           has_act = true;
         } else if (!has_act && dynamic_cast<Relu6Layer*>(nx.layer.get()) && t == "ReLU6") {
-          conv->set_activation(kernels::FusedActivation::relu6());
+          set_activation(kernels::FusedActivation::relu6());
           has_act = true;
         } else if (!has_act && dynamic_cast<ClipLayer*>(nx.layer.get()) && t == "Clip") {
           const auto& cp = nx.layer->param().clip_param();
-          conv->set_activation(kernels::FusedActivation::clip(cp.min(), cp.max()));
+          set_activation(kernels::FusedActivation::clip(cp.min(), cp.max()));
           has_act = true;
         } else {
           break;

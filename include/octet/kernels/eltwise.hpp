@@ -13,6 +13,7 @@
 #include "octet/core/parallel.hpp"
 #include "octet/core/tensor.hpp"
 #include "octet/kernels/broadcast.hpp"
+#include "octet/kernels/fused_activation.hpp"
 
 namespace octet::kernels {
 
@@ -44,8 +45,10 @@ inline void check_eltwise(const EltwiseParams& p, size_t inputs) {
 }
 
 namespace reference {
+// act: applied to the result (a residual Add + ReLU in one pass).
 template <typename T>
-void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in, T* out) {
+void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in, T* out,
+             const FusedActivation& act = {}) {
   check_eltwise(p, in.size());
   for (int64_t i = 0; i < count; ++i) {
     T acc{};
@@ -57,15 +60,16 @@ void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in
         case EltwiseOp::Max: acc = k == 0 ? v : std::max(acc, v); break;
       }
     }
-    out[i] = acc;
+    out[i] = act(acc);
   }
 }
 }  // namespace reference
 
 // `out` may alias in[0] (never a later input): later inputs are only read after the first
-// pass over a block has consumed in[0] and in[1].
+// pass over a block has consumed in[0] and in[1]. act: applied to the result.
 template <typename T>
-void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in, T* out) {
+void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in, T* out,
+             const FusedActivation& act = {}) {
   check_eltwise(p, in.size());
   const size_t n = in.size();
   auto coeff = [&](size_t k) { return p.coeffs.empty() ? T(1) : T(p.coeffs[k]); };
@@ -76,6 +80,7 @@ void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in
     if (n == 1) {
       const T c = p.op == EltwiseOp::Sum ? coeff(0) : T(1);
       for (int64_t i = 0; i < m; ++i) o[i] = c * a[i];
+      if (act.kind != FusedActivation::Kind::None) bias_activation(o, m, T(0), act);
       return;
     }
     const T* b = in[1] + s;
@@ -105,6 +110,8 @@ void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in
         }
         break;
     }
+    // The block is still in cache: the activation costs no extra trip to memory.
+    if (act.kind != FusedActivation::Kind::None) bias_activation(o, m, T(0), act);
   });
 }
 

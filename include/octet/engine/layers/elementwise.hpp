@@ -260,8 +260,10 @@ class EltwiseLayer : public Layer {
   }
   void forward(const std::vector<const FloatTensor*>& bottoms, const std::vector<FloatTensor*>& tops) override {
     for (size_t i = 0; i < bottoms.size(); ++i) ptrs_[i] = bottoms[i]->data();
-    kernels::eltwise<float>({op_, coeffs_}, bottoms[0]->size(), ptrs_, tops[0]->data());
+    kernels::eltwise<float>({op_, coeffs_}, bottoms[0]->size(), ptrs_, tops[0]->data(), act_);
   }
+  // A following activation folded in by NetOptions::fuse.
+  void set_activation(const kernels::FusedActivation& a) { act_ = a; }
   // The kernel consumes bottom 0 before writing, and the Net only aliases top 0 with bottom 0.
   bool supports_in_place() const override { return true; }
   int64_t flops(const std::vector<Shape>& bottoms, const std::vector<Shape>& tops) const override {
@@ -272,6 +274,7 @@ class EltwiseLayer : public Layer {
   kernels::EltwiseOp op_ = kernels::EltwiseOp::Sum;
   std::vector<float> coeffs_;
   std::vector<const float*> ptrs_;
+  kernels::FusedActivation act_;
 };
 
 // numpy-broadcasting binary op of two bottoms, or of one bottom and the constant blobs[0]
