@@ -125,7 +125,9 @@ TEST_CASE("conv2d picks its algorithm") {
   CHECK(conv2d_algo(dw, conv2d_shape(dw, 1, 8, 4, 4, 8)) == Conv2dAlgo::Depthwise);
   const auto k1s2 = params(1, 1, 2, 2);
   CHECK(conv2d_algo(k1s2, conv2d_shape(k1s2, 1, 8, 4, 4, 8)) == Conv2dAlgo::Im2colGemm);
-  CHECK(conv2d_scratch_size(k1s2, conv2d_shape(k1s2, 1, 8, 4, 4, 8), 1) == 8 * 2 * 2);
+  // 1x1 stride 2: im2col of 8 channels x 2x2, or (direct, AVX-512) 4 phase planes of 2x2 each.
+  CHECK(conv2d_scratch_size(k1s2, conv2d_shape(k1s2, 1, 8, 4, 4, 8), 1) ==
+        (conv_gemm::kDirectAvailable ? 8 * 4 * 2 * 2 : 8 * 2 * 2));
 }
 
 TEST_CASE("conv2d optimised matches reference on odd shapes") {
@@ -185,7 +187,7 @@ TEST_CASE("conv2d randomized shapes vs reference") {
   }
 }
 
-TEST_CASE("conv2d direct stride-1 same-width convolutions match the reference") {
+TEST_CASE("conv2d direct same-width convolutions (stride 1 and strided) match the reference") {
   // OW == W and stride 1 reads the input straight through masked loads (AVX-512): tiles that
   // cross output rows, partial last tiles and weight blocks, taps in the padding on every
   // side, dilation, top/bottom pads that change OH, and 1 or 2 threads on either split.
@@ -201,6 +203,14 @@ TEST_CASE("conv2d direct stride-1 same-width convolutions match the reference") 
       {2, 3, 10, 9, 4, params(3, 3, 1, 1, 0, 1, 2, 1)},                // pads change OH only
       {1, 2, 3, 50, 3, params(7, 3, 1, 1, 3, 0, 3, 2)},                // asymmetric left/right
       {1, 1, 1, 1, 1, params(3, 3, 1, 1, 1, 1, 1, 1)},
+      // Strided: OW == ceil(W / s), the input split into phase planes first.
+      {2, 16, 28, 28, 32, params(3, 3, 2, 2, 1, 1, 1, 1)},             // resnet8's downsampling conv
+      {1, 5, 13, 11, 9, params(3, 3, 2, 2, 1, 1, 1, 1)},               // odd sizes: phases differ
+      {3, 16, 14, 14, 24, params(1, 1, 2, 2)},                         // 1x1 shortcut: one phase
+      {1, 3, 30, 38, 16, params(7, 7, 2, 2, 3, 3, 3, 3)},              // resnet stem
+      {1, 4, 17, 16, 5, params(3, 3, 3, 3, 1, 1, 1, 1)},               // stride 3
+      {1, 3, 15, 14, 4, params(3, 3, 2, 2, 2, 2, 2, 2, 2, 2)},         // dilated and strided
+      {2, 40, 20, 20, 48, params(3, 3, 2, 2, 1, 1, 1, 1)},             // enough work for 2 threads
   };
   uint32_t seed = 500;
   for (auto c : cases) {
@@ -248,10 +258,11 @@ TEST_CASE("conv2d vectorised depthwise on small planes matches the reference") {
 }
 
 TEST_CASE("conv2d with less scratch than threads still runs, too little throws") {
-  const Conv2dParams p = params(3, 3, 2, 2, 1, 1, 1, 1);  // stride 2: the im2col path
+  const Conv2dParams p = params(3, 3, 2, 2);  // stride 2, no pad: OW 2 != ceil(6 / 2), the im2col path
   const auto s = conv2d_shape(p, 4, 3, 6, 6, 4);
+  REQUIRE_FALSE(conv_detail::direct_conv(p, s));
   auto in = random_vec(4 * 3 * 36, 5), w = random_vec(4 * 3 * 9, 6);
-  std::vector<float> want(4 * 4 * 9), got(want.size());
+  std::vector<float> want(4 * 4 * 4), got(want.size());
   reference::conv2d(p, s, in.data(), w.data(), static_cast<const float*>(nullptr), want.data());
   std::vector<float> scratch(conv2d_scratch_size(p, s, 1));
   set_num_threads(2);

@@ -4,9 +4,10 @@
 //   * Gemm1x1    1x1, stride 1, no pad: GEMM straight over the input (no im2col),
 //   * Depthwise  group == in_c: on AVX-512 (multiplier 1) 16 pixels of a plane per vector with
 //                masked loads/gathers (depthwise_avx512); else vectorised along the output row,
-//   * Im2colGemm everything else. Stride 1 with output rows as wide as input rows, one
-//                group, AVX-512: direct, the GEMM reading the input through masked loads
-//                (conv_gemm::run_direct_range). Otherwise im2col into caller scratch, then with one group on
+//   * Im2colGemm everything else. One group, AVX-512, output rows as wide as the input rows
+//                (stride 1) or as its stride-s phase planes: direct, the GEMM reading the
+//                input through masked loads (conv_gemm::run_direct_range; strided convs split
+//                the input into phase planes in scratch first). Otherwise im2col into caller scratch, then with one group on
 //                AVX2/AVX-512 one GEMM over several images side by side (batched_im2col_conv),
 //                otherwise one GEMM per group and image.
 // The caller sizes scratch once with conv2d_scratch_size (no allocation in forward).
@@ -106,10 +107,19 @@ template <typename T>
 bool batched_im2col(const Conv2dParams& p, const Conv2dShape& s) {
   return kPackedGemm<T> && p.group == 1 && conv2d_algo(p, s) == Conv2dAlgo::Im2colGemm;
 }
-// Stride-1 "same"-width convolutions read the input directly (conv_gemm::run_direct_range).
+// Convolutions whose output rows are as wide as the (phase-split) input rows read the input
+// directly (conv_gemm::run_direct_range): stride 1 with OW == W, or equal strides s <= 4 with
+// OW == ceil(W / s), the input split into s x s phase planes first.
+inline constexpr int64_t kDirectMaxStride = 4;
 inline bool direct_conv(const Conv2dParams& p, const Conv2dShape& s) {
   return conv_gemm::kDirectAvailable && p.group == 1 && conv2d_algo(p, s) == Conv2dAlgo::Im2colGemm &&
-         p.stride_h == 1 && p.stride_w == 1 && s.out_w == s.in_w && p.kernel_h * p.kernel_w <= conv_gemm::kMaxTaps;
+         p.stride_h == p.stride_w && p.stride_w <= kDirectMaxStride && s.out_w == ceil_div(s.in_w, p.stride_w) &&
+         p.kernel_h * p.kernel_w <= conv_gemm::kMaxTaps;
+}
+// Floats of one image's phase planes (0 at stride 1, which reads the input in place).
+inline int64_t direct_phase_size(const Conv2dParams& p, const Conv2dShape& s) {
+  const int64_t st = p.stride_h;
+  return st == 1 ? 0 : s.in_c * st * st * ceil_div(s.in_h, st) * ceil_div(s.in_w, st);
 }
 // Images per column matrix: as many as keep it within kBatchedColBytes (about half of L2, so
 // the GEMM reads it from there), at least one.
@@ -122,7 +132,9 @@ inline int64_t batched_images(const Conv2dParams& p, const Conv2dShape& s) {
 // Elements of scratch conv2d<float> needs with `threads` threads (0 for the direct algorithms).
 inline int64_t conv2d_scratch_size(const Conv2dParams& p, const Conv2dShape& s,
                                    int64_t threads = num_threads()) {
-  if (conv2d_algo(p, s) != Conv2dAlgo::Im2colGemm || conv_detail::direct_conv(p, s)) return 0;
+  if (conv2d_algo(p, s) != Conv2dAlgo::Im2colGemm) return 0;
+  if (conv_detail::direct_conv(p, s))
+    return conv_detail::direct_phase_size(p, s) * (conv_detail::batch_parallel(s, threads) ? threads : 1);
   if (conv_detail::batched_im2col<float>(p, s))
     return conv_detail::col_size(p, s) * conv_detail::batched_images(p, s) *
            (conv_detail::batch_parallel(s, threads) ? threads : 1);
@@ -430,31 +442,95 @@ void batched_im2col_conv(const Conv2dParams& p, const Conv2dShape& s, const T* i
 #if defined(__AVX512F__)
 // direct_conv: images across threads when the batch covers them, else each image's tiles
 // (or, with few tiles, its weight blocks).
+// The taps of a direct conv: at stride s, tap (kh, kw) reads input row s*oh + kh*dh - pad_top,
+// which is row oh + dy of phase py, dy = floor((kh*dh - pad_top) / s), py its remainder.
+inline conv_gemm::DirectGeometry direct_geometry(const Conv2dParams& p, const Conv2dShape& s) {
+  conv_gemm::DirectGeometry g;
+  const int64_t st = p.stride_h, pitch = s.out_w, rows = ceil_div(s.in_h, st);
+  g.out_h = s.out_h;
+  g.out_w = s.out_w;
+  g.channel_stride = st == 1 ? s.in_h * s.in_w : st * st * rows * pitch;
+  g.taps = p.kernel_h * p.kernel_w;
+  for (int64_t kh = 0, k = 0; kh < p.kernel_h; ++kh)
+    for (int64_t kw = 0; kw < p.kernel_w; ++kw, ++k) {
+      const int64_t ry = kh * p.dilation_h - p.pad_top, rx = kw * p.dilation_w - p.pad_left;
+      const int64_t dy = floor_div(ry, st), dx = floor_div(rx, st), py = ry - dy * st, px = rx - dx * st;
+      conv_gemm::DirectTap& t = g.tap[k];
+      t.dy = dy;
+      t.dx = dx;
+      t.rows = ceil_div(s.in_h - py, st);  // input rows of phase py
+      t.cols = ceil_div(s.in_w - px, st);
+      t.offset = (py * st + px) * rows * pitch + dy * pitch + dx;
+    }
+  return g;
+}
+
+// Phase planes of one image: out[c][py][px][r][j] = in[c][r*s + py][j*s + px], row pitch
+// ceil(W / s); only the phases some tap reads, and only their in-image elements (the masks
+// never load the rest).
+inline void direct_phase_split(const Conv2dParams& p, const Conv2dShape& s, const conv_gemm::DirectGeometry& g,
+                               const float* in, float* out) {
+  const int64_t st = p.stride_h, pitch = s.out_w, rows = ceil_div(s.in_h, st);
+  bool used[kDirectMaxStride][kDirectMaxStride] = {};
+  for (int64_t k = 0; k < g.taps; ++k) {
+    const int64_t ph = (g.tap[k].offset - g.tap[k].dy * pitch - g.tap[k].dx) / (rows * pitch);
+    used[ph / st][ph % st] = true;
+  }
+  for (int64_t c = 0; c < s.in_c; ++c)
+    for (int64_t py = 0; py < st; ++py)
+      for (int64_t px = 0; px < st; ++px) {
+        if (!used[py][px]) continue;
+        float* dst = out + c * g.channel_stride + (py * st + px) * rows * pitch;
+        const int64_t cols = ceil_div(s.in_w - px, st);
+        for (int64_t r = 0, ih = py; ih < s.in_h; ++r, ih += st) {
+          const float* src = in + (c * s.in_h + ih) * s.in_w + px;
+          if (st == 2) im2col_detail::copy_row_stride2(dst + r * pitch, src, cols);
+          else
+            for (int64_t j = 0; j < cols; ++j) dst[r * pitch + j] = src[j * st];
+        }
+      }
+}
+
+// direct_conv: images across threads when the batch covers them (a phase slot each), else
+// each image's tiles (or, with few tiles, its weight blocks).
 inline void direct_conv_run(const Conv2dParams& p, const Conv2dShape& s, const float* input, const float* bias,
-                            float* output, const float* packed) {
-  const conv_gemm::DirectGeometry g{s.in_h,       s.in_w,       p.kernel_h,   p.kernel_w, p.pad_top,
-                                    p.pad_left,   p.dilation_h, p.dilation_w, s.out_h};
-  const int64_t M = s.out_c, opl = s.out_h * s.out_w, K = s.in_c * p.kernel_h * p.kernel_w;
+                            float* output, std::span<float> scratch, const float* packed) {
+  const conv_gemm::DirectGeometry g = direct_geometry(p, s);
+  const int64_t M = s.out_c, opl = s.out_h * s.out_w, K = s.in_c * g.taps;
   const int64_t in_img = s.in_c * s.in_h * s.in_w, out_img = s.out_c * opl;
   const int64_t tiles = (opl + conv_gemm::kNR - 1) / conv_gemm::kNR, mbs = conv_gemm::m_blocks(M);
-  auto image = [&](int64_t n, int64_t mb0, int64_t mb1, int64_t t0, int64_t t1) {
-    conv_gemm::run_direct_range(g, s.in_c, M, packed, input + n * in_img, bias, output + n * out_img, p.activation,
-                                mb0, mb1, t0, t1);
+  const int64_t phase = direct_phase_size(p, s);
+  const int64_t slots = phase > 0 ? static_cast<int64_t>(scratch.size()) / phase : INT64_MAX;
+  if (slots < 1)
+    throw ShapeError("convolution: scratch of " + std::to_string(scratch.size()) + " elements is smaller than the " +
+                     std::to_string(phase) + " the strided direct kernel needs");
+  // Image n's input as the kernel reads it: in place at stride 1, else split into `slot`.
+  auto source = [&](int64_t n, int64_t slot) -> const float* {
+    if (phase == 0) return input + n * in_img;
+    float* buf = scratch.data() + slot * phase;
+    direct_phase_split(p, s, g, input + n * in_img, buf);
+    return buf;
+  };
+  auto run = [&](const float* src, int64_t n, int64_t mb0, int64_t mb1, int64_t t0, int64_t t1) {
+    conv_gemm::run_direct_range(g, s.in_c, M, packed, src, bias, output + n * out_img, p.activation, mb0, mb1, t0, t1);
   };
   const int64_t threads = num_threads();
-  if (batch_parallel(s, threads)) {
-    parallel_for(0, s.batch, [&](int64_t n) { image(n, 0, mbs, 0, tiles); });
+  if (batch_parallel(s, threads) && slots >= threads) {
+    parallel_for(0, threads, [&](int64_t w) {
+      for (int64_t n = w; n < s.batch; n += threads) run(source(n, w), n, 0, mbs, 0, tiles);
+    });
     return;
   }
   // Below ~1M MACs per thread, waking the workers costs more than they save (conv_gemm::run).
   const bool worth = threads > 1 && M * opl * K >= (int64_t{1} << 20) * threads;
   for (int64_t n = 0; n < s.batch; ++n) {
+    const float* src = source(n, 0);
     if (!worth) {
-      image(n, 0, mbs, 0, tiles);
+      run(src, n, 0, mbs, 0, tiles);
     } else if (tiles >= 2 * threads || mbs < threads) {
-      parallel_for(0, threads, [&](int64_t w) { image(n, 0, mbs, tiles * w / threads, tiles * (w + 1) / threads); });
+      parallel_for(0, threads, [&](int64_t w) { run(src, n, 0, mbs, tiles * w / threads, tiles * (w + 1) / threads); });
     } else {
-      parallel_for(0, threads, [&](int64_t w) { image(n, mbs * w / threads, mbs * (w + 1) / threads, 0, tiles); });
+      parallel_for(0, threads, [&](int64_t w) { run(src, n, mbs * w / threads, mbs * (w + 1) / threads, 0, tiles); });
     }
   }
 }
@@ -505,7 +581,7 @@ void conv2d(const Conv2dParams& p, const Conv2dShape& s, const T* input, const T
   if constexpr (kPackedGemm<T>) {
 #if defined(__AVX512F__)
     if (conv_detail::direct_conv(p, s)) {
-      conv_detail::direct_conv_run(p, s, input, bias, output, packed);
+      conv_detail::direct_conv_run(p, s, input, bias, output, scratch, packed);
       return;
     }
 #endif

@@ -195,15 +195,31 @@ inline void with_width(int nv, F&& f) {
 #endif
 
 // ---- Direct convolution -------------------------------------------------------------------
-// Stride-1 convolutions whose output rows are as wide as their input rows (OW == W: "same"
-// padding) read B straight from the input: for output pixel n = oh * W + ow of a plane, kernel
-// tap (kh, kw) reads input element n + (kh*dh - pad_top) * W + (kw*dw - pad_left) of each
-// channel, so a row of B is a slice of the input plane at a fixed offset, with the lanes that
-// fall into the padding masked to zero. No im2col, no panel copy: at 16-64 channels im2col cost
-// as much as the GEMM. AVX-512 only (masked loads that never fault on masked-off lanes).
+// Convolutions whose output rows are as wide as the rows they read, so B never needs im2col:
+// with stride 1 and OW == W ("same" padding) output pixel n = oh * W + ow reads, for tap
+// (kh, kw), input element n + dy * W + dx of each channel (dy = kh*dh - pad_top, dx likewise):
+// a row of B is a slice of the input plane at a fixed offset, loaded with the lanes that fall
+// into the padding masked to zero. With stride s the input is first split into s x s phase
+// planes (rows ih = s*r + py, columns iw = s*c + px), each ceil(W/s) wide; when OW == ceil(W/s)
+// (every "same" strided conv: 3x3 pad 1, 1x1 pad 0, 7x7 pad 3 at stride 2) a tap reads one
+// phase plane at a fixed offset the same way. No im2col, no panel copy: at 16-64 channels
+// im2col cost as much as the GEMM. AVX-512 only (masked loads never fault on masked-off lanes).
 #if defined(__AVX512F__)
 inline constexpr bool kDirectAvailable = true;
 inline constexpr int kMaxTaps = 64;
+
+// One kernel tap: the (phase) plane element read for output pixel (oh, ow) is (oh + dy,
+// ow + dx), valid below (rows, cols); offset = plane offset + dy * out_w + dx.
+struct DirectTap {
+  int64_t dy = 0, dx = 0, rows = 0, cols = 0, offset = 0;
+};
+
+struct DirectGeometry {
+  int64_t out_h = 0, out_w = 0;  // out_w is also the row pitch of the (phase) planes
+  int64_t channel_stride = 0;    // floats between input channels
+  int64_t taps = 0;              // in weight order (kh, kw)
+  DirectTap tap[kMaxTaps];
+};
 
 // Per tile: each tap's input offset and, per vector of the tile, the lanes to load.
 struct DirectTile {
@@ -212,45 +228,35 @@ struct DirectTile {
   __mmask16 mask[kMaxTaps][kNV];
 };
 
-struct DirectGeometry {
-  int64_t height = 0, width = 0;  // input plane (= output width)
-  int64_t kernel_h = 1, kernel_w = 1, pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
-  int64_t out_h = 0;
-};
-
-// Offsets and masks for pixels [n0, n0 + nr) of a plane.
+// Offsets and masks for pixels [n0, n0 + nr) of the output plane.
 inline void direct_tile(const DirectGeometry& g, int64_t n0, int64_t nr, DirectTile& t) {
-  t.taps = g.kernel_h * g.kernel_w;
+  t.taps = g.taps;
   __m512i oh[kNV], ow[kNV];
   __mmask16 in_tile[kNV];
   const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   for (int v = 0; v < kNV; ++v) {
     const __m512i n = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(n0 + v * kVL)));
-    // n / W exactly: n < 2^24, so the float quotient rounds to within half an ulp of the true
-    // one and floor((n + 0.5) / W) cannot cross an integer.
+    // n / out_w exactly: n < 2^24, so the float quotient is within half an ulp of the true one
+    // and floor((n + 0.5) / out_w) cannot cross an integer.
     const __m512 q = _mm512_div_ps(_mm512_add_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(0.5f)),
-                                   _mm512_set1_ps(static_cast<float>(g.width)));
+                                   _mm512_set1_ps(static_cast<float>(g.out_w)));
     oh[v] = _mm512_cvttps_epi32(q);
-    ow[v] = _mm512_sub_epi32(n, _mm512_mullo_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(g.width))));
+    ow[v] = _mm512_sub_epi32(n, _mm512_mullo_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(g.out_w))));
     const int64_t lanes = std::clamp<int64_t>(nr - v * kVL, 0, kVL);
     in_tile[v] = static_cast<__mmask16>(lanes >= 16 ? 0xFFFFu : (1u << lanes) - 1u);
   }
-  int64_t tap = 0;
-  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-    const int64_t dy = kh * g.dilation_h - g.pad_top;
-    for (int64_t kw = 0; kw < g.kernel_w; ++kw, ++tap) {
-      const int64_t dx = kw * g.dilation_w - g.pad_left;
-      t.offset[tap] = dy * g.width + dx;
-      for (int v = 0; v < kNV; ++v) {
-        const __m512i ih = _mm512_add_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(dy)));
-        const __m512i iw = _mm512_add_epi32(ow[v], _mm512_set1_epi32(static_cast<int>(dx)));
-        __mmask16 m = in_tile[v];
-        m = _mm512_mask_cmpge_epi32_mask(m, ih, _mm512_setzero_si512());
-        m = _mm512_mask_cmplt_epi32_mask(m, ih, _mm512_set1_epi32(static_cast<int>(g.height)));
-        m = _mm512_mask_cmpge_epi32_mask(m, iw, _mm512_setzero_si512());
-        m = _mm512_mask_cmplt_epi32_mask(m, iw, _mm512_set1_epi32(static_cast<int>(g.width)));
-        t.mask[tap][v] = m;
-      }
+  for (int64_t k = 0; k < g.taps; ++k) {
+    const DirectTap& tp = g.tap[k];
+    t.offset[k] = tp.offset;
+    for (int v = 0; v < kNV; ++v) {
+      const __m512i ih = _mm512_add_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(tp.dy)));
+      const __m512i iw = _mm512_add_epi32(ow[v], _mm512_set1_epi32(static_cast<int>(tp.dx)));
+      __mmask16 m = in_tile[v];
+      m = _mm512_mask_cmpge_epi32_mask(m, ih, _mm512_setzero_si512());
+      m = _mm512_mask_cmplt_epi32_mask(m, ih, _mm512_set1_epi32(static_cast<int>(tp.rows)));
+      m = _mm512_mask_cmpge_epi32_mask(m, iw, _mm512_setzero_si512());
+      m = _mm512_mask_cmplt_epi32_mask(m, iw, _mm512_set1_epi32(static_cast<int>(tp.cols)));
+      t.mask[k][v] = m;
     }
   }
 }
@@ -279,12 +285,13 @@ inline void micro_direct(int64_t channels, int64_t plane, const DirectTile& t, c
     for (int v = 0; v < NV; ++v) vstore(c + i * ldc + v * kVL, acc[i][v]);
 }
 
-// Tiles [t0, t1) of one image's output plane (pixels opl = out_h * W), M blocks [mb0, mb1).
-// `in`/`C` are the image's input and output; Ap from pack_a with K = channels * taps.
+// Tiles [t0, t1) of one image's output plane (out_h * out_w pixels), M blocks [mb0, mb1).
+// `in` is the image's input as g describes it (phase planes for strided convs), `C` its
+// output; Ap from pack_a with K = channels * taps.
 inline void run_direct_range(const DirectGeometry& g, int64_t channels, int64_t M, const float* Ap, const float* in,
                              const float* bias, float* C, const FusedActivation& act, int64_t mb0, int64_t mb1,
                              int64_t t0, int64_t t1) {
-  const int64_t plane = g.height * g.width, opl = g.out_h * g.width, K = channels * g.kernel_h * g.kernel_w;
+  const int64_t opl = g.out_h * g.out_w, K = channels * g.taps;
   const ColumnMap cm{opl, 0, opl};
   DirectTile dt;
   auto tile = [&](int64_t t, int64_t b0, int64_t b1) {
@@ -293,7 +300,7 @@ inline void run_direct_range(const DirectGeometry& g, int64_t channels, int64_t 
     tile_mblocks(M, K, Ap, 0, n0, nr, bias, C, cm, act, b0, b1, true, true,
                  [&](int nv, const float* ap, float* c, int64_t ldc, const float* b) {
                    with_width(nv, [&](auto w) {
-                     micro_direct<decltype(w)::value>(channels, plane, dt, ap, in + n0, c, ldc, b);
+                     micro_direct<decltype(w)::value>(channels, g.channel_stride, dt, ap, in + n0, c, ldc, b);
                    });
                  });
   };
