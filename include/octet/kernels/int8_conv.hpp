@@ -179,8 +179,10 @@ void im2col_same_s1(const Conv2dParams& p, const Conv2dShape& s, const T* im, T*
       T* dst = col + ((c * p.kernel_h + kh) * p.kernel_w + kw) * plane;
       const int64_t dy = kh - p.pad_top, dx = kw - p.pad_left;
       const int64_t oh_lo = std::clamp<int64_t>(-dy, 0, H), oh_hi = std::clamp<int64_t>(H - dy, oh_lo, H);
-      std::fill(dst, dst + oh_lo * W, T(0));
-      std::fill(dst + oh_hi * W, dst + plane, T(0));
+      // Only call fill when there is something to clear: these rows are a few dozen bytes and
+      // an empty memset call per tap and channel cost ~15 % of resnet8's int8 convs.
+      if (oh_lo > 0) std::fill(dst, dst + oh_lo * W, T(0));
+      if (oh_hi < H) std::fill(dst + oh_hi * W, dst + plane, T(0));
       if (oh_hi <= oh_lo) continue;
       const int64_t off = dy * W + dx;
       const int64_t a = std::max(oh_lo * W, -off), b = std::min(oh_hi * W, plane - off);

@@ -74,7 +74,13 @@ inline constexpr int64_t kLanes = 8;
 inline constexpr int64_t kLanes = 16;
 #endif
 
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+// 8 rows x 2 zmm: 16 independent accumulators keep both vpdpbusd ports busy through its
+// latency (4 rows left them half idle). Paths with 16 vector registers keep 4 rows.
+inline constexpr int64_t kMR = 8;
+#else
 inline constexpr int64_t kMR = 4;           // rows of A per micro-tile
+#endif
 inline constexpr int64_t kNR = 2 * kLanes;  // columns per panel (two vectors)
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -203,32 +209,20 @@ inline Vec vdot(Vec acc, Vec u8, Vec s8) { return _mm256_dpbusd_epi32(acc, u8, s
 
 // tile[r][0..kNR) = sum over the panel for rows m0..m0+kMR of A.
 inline void micro_tile(const std::int8_t* a, int64_t Kp, const std::uint8_t* bp, std::int32_t* tile) {
-  Vec c00 = vzero(), c01 = vzero(), c10 = vzero(), c11 = vzero();
-  Vec c20 = vzero(), c21 = vzero(), c30 = vzero(), c31 = vzero();
-  const std::int8_t* a0 = a;
-  const std::int8_t* a1 = a + Kp;
-  const std::int8_t* a2 = a + 2 * Kp;
-  const std::int8_t* a3 = a + 3 * Kp;
+  Vec c[kMR][2];
+  for (int64_t r = 0; r < kMR; ++r) c[r][0] = c[r][1] = vzero();
   for (int64_t k = 0; k < Kp; k += 4, bp += kNR * 4) {
     const Vec b0 = vload(bp), b1 = vload(bp + kLanes * 4);
-    std::int32_t w;
-    std::memcpy(&w, a0 + k, 4);
-    Vec av = vbroadcast(w);
-    c00 = vdot(c00, b0, av), c01 = vdot(c01, b1, av);
-    std::memcpy(&w, a1 + k, 4);
-    av = vbroadcast(w);
-    c10 = vdot(c10, b0, av), c11 = vdot(c11, b1, av);
-    std::memcpy(&w, a2 + k, 4);
-    av = vbroadcast(w);
-    c20 = vdot(c20, b0, av), c21 = vdot(c21, b1, av);
-    std::memcpy(&w, a3 + k, 4);
-    av = vbroadcast(w);
-    c30 = vdot(c30, b0, av), c31 = vdot(c31, b1, av);
+#pragma GCC unroll 8
+    for (int64_t r = 0; r < kMR; ++r) {
+      std::int32_t w;
+      std::memcpy(&w, a + r * Kp + k, 4);
+      const Vec av = vbroadcast(w);
+      c[r][0] = vdot(c[r][0], b0, av);
+      c[r][1] = vdot(c[r][1], b1, av);
+    }
   }
-  vstore(tile + 0 * kNR, c00), vstore(tile + 0 * kNR + kLanes, c01);
-  vstore(tile + 1 * kNR, c10), vstore(tile + 1 * kNR + kLanes, c11);
-  vstore(tile + 2 * kNR, c20), vstore(tile + 2 * kNR + kLanes, c21);
-  vstore(tile + 3 * kNR, c30), vstore(tile + 3 * kNR + kLanes, c31);
+  for (int64_t r = 0; r < kMR; ++r) vstore(tile + r * kNR, c[r][0]), vstore(tile + r * kNR + kLanes, c[r][1]);
 }
 #elif defined(OCTET_INT8_AVX2)
 // B panel [Kp/2][kNR][2] int16: column n's K-pair k2 at (k2*kNR + n)*2.
