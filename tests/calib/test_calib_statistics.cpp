@@ -363,6 +363,9 @@ TEST_CASE("StreamingStats equals TensorStats::update for any batch size, order, 
   sets.push_back({std::numeric_limits<float>::denorm_min(), 1e-40f, 0.0f, -1e-38f, 1e-39f, FLT_MAX, -1e30f, 2.0f});
   sets.push_back(std::vector<float>(3000, 0.0f));
   sets.push_back({std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()});
+  // signed zeros as min / max without NaN (the fast SIMD loop): +0 whatever the order
+  sets.push_back({-0.0f, 1.0f, -0.0f, 2.0f, 0.0f});
+  sets.push_back({-0.0f, -1.0f, 0.0f, -0.0f});
   octet::set_num_threads(1);
   for (const auto& x : sets) {
     for (int binnum : {512, 2048, 4096}) {
@@ -374,6 +377,15 @@ TEST_CASE("StreamingStats equals TensorStats::update for any batch size, order, 
         for (std::size_t batch : {std::size_t{1}, std::size_t{3}, std::size_t{17}, std::size_t{1000},
                                   std::size_t{1024}, std::size_t{4099}, x.size()}) {
           REQUIRE(run_streaming(x, binnum, batch, true, simd) == ref);
+          // bit-exact too (== does not tell -0 from +0; the file does)
+          REQUIRE(serialize_stats({{"t", run_streaming(xs, binnum, batch, true, simd)}}) ==
+                  serialize_stats({{"t", ref}}));
+          REQUIRE(serialize_stats({{"t", run_streaming(xs, binnum, batch, false, simd)}}) ==
+                  serialize_stats({{"t", [&] {
+                                     auto t = TensorStats::range_only(binnum);
+                                     t.update(x);
+                                     return t;
+                                   }()}}));
           REQUIRE(run_streaming(xs, binnum, batch, true, simd) == ref);
         }
       }
