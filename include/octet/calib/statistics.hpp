@@ -553,7 +553,7 @@ class StreamingStats {
     bad_ += r.nonfinite;
   }
 
-  // idx_[i] = kLanes * min(|x| * mult, M-1) truncated; NaN/Inf reach M-1, zeros 0.
+  // idx_[i] = min(|x| * mult, M-1) truncated; NaN/Inf reach M-1, zeros 0.
   void index_portable(const float* x, std::size_t n, float mult) {
     const float top = static_cast<float>(t_.hist.size() - 1);
     std::uint32_t* idx = idx_;
@@ -561,7 +561,7 @@ class StreamingStats {
     for (std::size_t i = 0; i < n; ++i) {
       float f = std::fabs(x[i]) * mult;
       f = f < top ? f : top;
-      idx[i] = static_cast<std::uint32_t>(static_cast<std::int32_t>(f)) * kLanes;
+      idx[i] = static_cast<std::uint32_t>(static_cast<std::int32_t>(f));
     }
   }
 
@@ -574,7 +574,7 @@ class StreamingStats {
   template <bool kIndex>
   std::size_t scan_avx512(const float* x, std::size_t n, float mult, RangeStats& r) {
     const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
-    const __m512 vmult = _mm512_set1_ps(mult), vtop = _mm512_set1_ps(static_cast<float>(t_.hist.size() - 1));
+    const __m512 vmult = _mm512_set1_ps(mult);
     const __m512i one = _mm512_set1_epi32(1);
     __m512 mn = _mm512_set1_ps(std::numeric_limits<float>::infinity());
     __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -588,9 +588,10 @@ class StreamingStats {
       mn = _mm512_mask_min_ps(mn, live, mn, v);
       mx = _mm512_mask_max_ps(mx, live, mx, v);
       if constexpr (kIndex) {
+        // No clamp to M-1: with every |x| < 2^e the index is < M, and a chunk where that
+        // fails (or with NaN/Inf) is not scattered but redone.
         const __mmask16 nz = _mm512_test_epi32_mask(ai, ai);  // non-zero (masked-off lanes are 0)
-        const __m512 f = _mm512_min_ps(_mm512_mul_ps(_mm512_castsi512_ps(ai), vmult), vtop);
-        const __m512i k = _mm512_slli_epi32(_mm512_cvttps_epi32(f), std::countr_zero(kLanes));  // * kLanes
+        const __m512i k = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_castsi512_ps(ai), vmult));
         _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(nz, k));
         m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(nz)));
       } else {
@@ -634,7 +635,7 @@ class StreamingStats {
       if constexpr (kIndex) {
         const __mmask16 nz = _kandn_mask16(zm, fin);
         const __m512 f = _mm512_min_ps(_mm512_mul_ps(a, vmult), vtop);
-        const __m512i k = _mm512_slli_epi32(_mm512_cvttps_epi32(f), std::countr_zero(kLanes));  // * kLanes
+        const __m512i k = _mm512_cvttps_epi32(f);
         _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(nz, k));
         m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(nz)));
       }
@@ -651,23 +652,28 @@ class StreamingStats {
   }
 #endif
 
-  // kLanes interleaved counters per bin, so runs of one bin do not serialise on one counter.
+  // kLanes counter arrays (lane-major, so the address is base + 4·bin), element i going to lane
+  // i % kLanes: runs of one bin do not serialise on one counter.
   void scatter(std::size_t n) {
-    static_assert(std::has_single_bit(kLanes) && kLanes <= 8);
-    std::uint32_t* lanes = lanes_.data();
+    static_assert(kLanes == 4);
+    const std::size_t nb = t_.hist.size();
+    std::uint32_t* l0 = lanes_.data();
+    std::uint32_t* l1 = l0 + nb;
+    std::uint32_t* l2 = l1 + nb;
+    std::uint32_t* l3 = l2 + nb;
     const std::uint32_t* idx = idx_;
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-      ++lanes[idx[i] + 0 % kLanes];
-      ++lanes[idx[i + 1] + 1 % kLanes];
-      ++lanes[idx[i + 2] + 2 % kLanes];
-      ++lanes[idx[i + 3] + 3 % kLanes];
-      ++lanes[idx[i + 4] + 4 % kLanes];
-      ++lanes[idx[i + 5] + 5 % kLanes];
-      ++lanes[idx[i + 6] + 6 % kLanes];
-      ++lanes[idx[i + 7] + 7 % kLanes];
+      ++l0[idx[i]];
+      ++l1[idx[i + 1]];
+      ++l2[idx[i + 2]];
+      ++l3[idx[i + 3]];
+      ++l0[idx[i + 4]];
+      ++l1[idx[i + 5]];
+      ++l2[idx[i + 6]];
+      ++l3[idx[i + 7]];
     }
-    for (; i < n; ++i) ++lanes[idx[i]];
+    for (; i < n; ++i) ++l0[idx[i]];
   }
 
   void fold() {
@@ -676,7 +682,7 @@ class StreamingStats {
     const std::size_t nb = h.size();
     for (std::size_t k = 0; k < nb; ++k) {
       std::uint64_t s = 0;
-      for (std::size_t j = 0; j < kLanes; ++j) s += lanes_[k * kLanes + j];
+      for (std::size_t j = 0; j < kLanes; ++j) s += lanes_[j * nb + k];
       h[k] += s;
     }
     h[0] -= zeros_;
@@ -687,7 +693,7 @@ class StreamingStats {
 
   TensorStats t_;
   bool simd_ = true;
-  std::vector<std::uint32_t> lanes_;   // kLanes counters per bin, interleaved
+  std::vector<std::uint32_t> lanes_;   // kLanes arrays of M counters
   std::uint64_t pending_ = 0;          // values scattered since the last fold
   std::uint64_t zeros_ = 0, bad_ = 0;  // of those, exact zeros (bin 0) and NaN/Inf (last bin)
   alignas(64) std::uint32_t idx_[kChunk + 16];
