@@ -312,7 +312,7 @@ class Int8PoolingLayer : public Int8Layer {
   using Int8Layer::Int8Layer;
   void setup(const std::vector<QDesc>& bottoms, const std::vector<QDesc>& tops) override {
     const Shape& b = bottoms.at(0).shape;
-    const auto parsed = pool_params(param().pooling_param());
+    const auto parsed = pool2d_params(param().pooling_param());
     s_ = kernels::pool2d_shape(parsed, b[0], b[1], b[2], b[3]);
     p_ = kernels::pool2d_effective(parsed, b[2], b[3]);
     const QuantInfo& out = tops.at(0).q;
@@ -332,35 +332,6 @@ class Int8PoolingLayer : public Int8Layer {
     int8_detail::with_in(*bottoms[0], [&](auto* in) {
       int8_detail::with_out(*tops[0], [&](auto* out) { run(in, out); });
     });
-  }
-
-  // The same reading of PoolingParameter as the fp32 PoolingLayer (engine/layers/spatial.hpp),
-  // whose parsed parameters are private to it.
-  static kernels::Pool2dParams pool_params(const ufw::PoolingParameter& pp) {
-    kernels::Pool2dParams p;
-    switch (pp.pool()) {
-      case ufw::PoolingParameter::MAX: p.method = kernels::PoolMethod::Max; break;
-      case ufw::PoolingParameter::AVE: p.method = kernels::PoolMethod::Average; break;
-      default: throw UnsupportedError("pooling method STOCHASTIC");
-    }
-    p.global = pp.global_pooling();
-    if (!p.global) {
-      if (pp.has_kernel_h() || pp.has_kernel_w()) p.kernel_h = pp.kernel_h(), p.kernel_w = pp.kernel_w();
-      else if (pp.has_kernel_size()) p.kernel_h = p.kernel_w = pp.kernel_size();
-      else throw ModelError("pooling_param has no kernel_size (and global_pooling is off)");
-      if (pp.has_pad_h() || pp.has_pad_w()) p.pad_top = pp.pad_h(), p.pad_left = pp.pad_w();
-      else p.pad_top = p.pad_left = pp.pad();
-      if (pp.has_stride_h() || pp.has_stride_w())
-        p.stride_h = pp.has_stride_h() ? pp.stride_h() : 1, p.stride_w = pp.has_stride_w() ? pp.stride_w() : 1;
-      else p.stride_h = p.stride_w = pp.stride();
-      p.pad_bottom = pp.has_pad_h_end() ? pp.pad_h_end() : p.pad_top;
-      p.pad_right = pp.has_pad_w_end() ? pp.pad_w_end() : p.pad_left;
-    }
-    p.ceil_mode = pp.round_mode() == ufw::PoolingParameter::CEIL;
-    p.count_include_pad = pp.count_include_pad();
-    const bool onnx = pp.has_pad_h_end() || pp.has_pad_w_end() || pp.has_count_include_pad();
-    p.convention = onnx ? kernels::PoolConvention::Onnx : kernels::PoolConvention::Caffe;
-    return p;
   }
 
  private:

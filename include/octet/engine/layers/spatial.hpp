@@ -304,6 +304,39 @@ class DeconvolutionLayer : public Layer {
 
 // Caffe Pooling. round_mode picks ceil/floor; the Octet fields (pad_*_end, count_include_pad)
 // mark an ONNX-style layer, which switches to the ONNX output-size rule (see pooling.hpp).
+// One reading of PoolingParameter for the fp32 and the int8 pooling layers.
+inline kernels::Pool2dParams pool2d_params(const ufw::PoolingParameter& pp) {
+  kernels::Pool2dParams p;
+  switch (pp.pool()) {
+    case ufw::PoolingParameter::MAX: p.method = kernels::PoolMethod::Max; break;
+    case ufw::PoolingParameter::AVE: p.method = kernels::PoolMethod::Average; break;
+    default: throw UnsupportedError("pooling method STOCHASTIC");
+  }
+  p.global = pp.global_pooling();
+  if (!p.global) {
+    if (pp.has_kernel_h() || pp.has_kernel_w()) {
+      if (!(pp.has_kernel_h() && pp.has_kernel_w())) throw ModelError("pooling_param needs both kernel_h and kernel_w");
+      p.kernel_h = pp.kernel_h(), p.kernel_w = pp.kernel_w();
+    } else if (pp.has_kernel_size()) {
+      p.kernel_h = p.kernel_w = pp.kernel_size();
+    } else {
+      throw ModelError("pooling_param has no kernel_size (and global_pooling is off)");
+    }
+    if (pp.has_pad_h() || pp.has_pad_w()) p.pad_top = pp.pad_h(), p.pad_left = pp.pad_w();
+    else p.pad_top = p.pad_left = pp.pad();
+    if (pp.has_stride_h() || pp.has_stride_w())
+      p.stride_h = pp.has_stride_h() ? pp.stride_h() : 1, p.stride_w = pp.has_stride_w() ? pp.stride_w() : 1;
+    else p.stride_h = p.stride_w = pp.stride();
+    p.pad_bottom = pp.has_pad_h_end() ? pp.pad_h_end() : p.pad_top;
+    p.pad_right = pp.has_pad_w_end() ? pp.pad_w_end() : p.pad_left;
+  }
+  p.ceil_mode = pp.round_mode() == ufw::PoolingParameter::CEIL;
+  p.count_include_pad = pp.count_include_pad();
+  const bool onnx = pp.has_pad_h_end() || pp.has_pad_w_end() || pp.has_count_include_pad();
+  p.convention = onnx ? kernels::PoolConvention::Onnx : kernels::PoolConvention::Caffe;
+  return p;
+}
+
 class PoolingLayer : public Layer {
  public:
   using Layer::Layer;
@@ -315,35 +348,7 @@ class PoolingLayer : public Layer {
     const auto& pp = param().pooling_param();
     int64_t n, c, h, w;
     nchw(b, "pooling", n, c, h, w, false);
-    p_ = {};
-    switch (pp.pool()) {
-      case ufw::PoolingParameter::MAX: p_.method = kernels::PoolMethod::Max; break;
-      case ufw::PoolingParameter::AVE: p_.method = kernels::PoolMethod::Average; break;
-      default: throw UnsupportedError("pooling method STOCHASTIC");
-    }
-    p_.global = pp.global_pooling();
-    if (!p_.global) {
-      if (pp.has_kernel_h() || pp.has_kernel_w()) {
-        if (!(pp.has_kernel_h() && pp.has_kernel_w()))
-          throw ModelError("pooling_param needs both kernel_h and kernel_w");
-        p_.kernel_h = pp.kernel_h(), p_.kernel_w = pp.kernel_w();
-      } else if (pp.has_kernel_size()) {
-        p_.kernel_h = p_.kernel_w = pp.kernel_size();
-      } else {
-        throw ModelError("pooling_param has no kernel_size (and global_pooling is off)");
-      }
-      if (pp.has_pad_h() || pp.has_pad_w()) p_.pad_top = pp.pad_h(), p_.pad_left = pp.pad_w();
-      else p_.pad_top = p_.pad_left = pp.pad();
-      if (pp.has_stride_h() || pp.has_stride_w())
-        p_.stride_h = pp.has_stride_h() ? pp.stride_h() : 1, p_.stride_w = pp.has_stride_w() ? pp.stride_w() : 1;
-      else p_.stride_h = p_.stride_w = pp.stride();
-      p_.pad_bottom = pp.has_pad_h_end() ? pp.pad_h_end() : p_.pad_top;
-      p_.pad_right = pp.has_pad_w_end() ? pp.pad_w_end() : p_.pad_left;
-    }
-    p_.ceil_mode = pp.round_mode() == ufw::PoolingParameter::CEIL;
-    p_.count_include_pad = pp.count_include_pad();
-    const bool onnx = pp.has_pad_h_end() || pp.has_pad_w_end() || pp.has_count_include_pad();
-    p_.convention = onnx ? kernels::PoolConvention::Onnx : kernels::PoolConvention::Caffe;
+    p_ = pool2d_params(pp);
     s_ = kernels::pool2d_shape(p_, n, c, h, w);
     return {{n, c, s_.out_h, s_.out_w}};
   }
