@@ -114,7 +114,8 @@ inline constexpr int64_t kDirectMaxStride = 4;
 inline bool direct_conv(const Conv2dParams& p, const Conv2dShape& s) {
   return conv_gemm::kDirectAvailable && p.group == 1 && conv2d_algo(p, s) == Conv2dAlgo::Im2colGemm &&
          p.stride_h == p.stride_w && p.stride_w <= kDirectMaxStride && s.out_w == ceil_div(s.in_w, p.stride_w) &&
-         p.kernel_h * p.kernel_w <= conv_gemm::kMaxTaps;
+         p.kernel_h * p.kernel_w <= conv_gemm::kMaxTaps &&
+         s.out_h * s.out_w < (int64_t{1} << 24);  // int32 lanes, exact float pixel division
 }
 // Floats of one image's phase planes (0 at stride 1, which reads the input in place).
 inline int64_t direct_phase_size(const Conv2dParams& p, const Conv2dShape& s) {
