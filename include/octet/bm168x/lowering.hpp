@@ -878,7 +878,7 @@ class Lowerer {
   void pooling(const ufw::LayerParameter& l) {
     const BlobPlace in = bottom(l, 0);
     BlobPlace out = top(l, 0);
-    const auto parsed = engine::Int8PoolingLayer::pool_params(l.pooling_param());
+    const auto parsed = engine::pool2d_params(l.pooling_param());
     const auto p = kernels::pool2d_effective(parsed, in.h, in.w);
     const bool is_max = p.method == kernels::PoolMethod::Max;
     std::int32_t m = 1;
