@@ -2,8 +2,8 @@
 // included), stride, dilation, asymmetric pads, optional bias and a fused activation applied
 // while the output is written. reference::conv2d is the plain loop nest; conv2d picks
 //   * Gemm1x1    1x1, stride 1, no pad: GEMM straight over the input (no im2col),
-//   * Depthwise  group == in_c: on AVX-512 (multiplier 1) 16 pixels of a plane per vector with
-//                masked loads/gathers (depthwise_avx512); else vectorised along the output row,
+//   * Depthwise  group == in_c: on AVX-512, small stride-1 planes (multiplier 1) 16 pixels per
+//                vector with masked loads (depthwise_avx512); else vectorised along the output row,
 //   * Im2colGemm everything else. One group, AVX-512, output rows as wide as the input rows
 //                (stride 1) or as its stride-s phase planes: direct, the GEMM reading the
 //                input through masked loads (conv_gemm::run_direct_range; strided convs split
@@ -134,12 +134,11 @@ inline int64_t batched_images(const Conv2dParams& p, const Conv2dShape& s) {
 inline int64_t conv2d_scratch_size(const Conv2dParams& p, const Conv2dShape& s,
                                    int64_t threads = num_threads()) {
   if (conv2d_algo(p, s) != Conv2dAlgo::Im2colGemm) return 0;
-  if (conv_detail::direct_conv(p, s))
-    return conv_detail::direct_phase_size(p, s) * (conv_detail::batch_parallel(s, threads) ? threads : 1);
+  const int64_t slots = conv_detail::batch_parallel(s, threads) ? threads : 1;  // one per batch worker
+  if (conv_detail::direct_conv(p, s)) return conv_detail::direct_phase_size(p, s) * slots;
   if (conv_detail::batched_im2col<float>(p, s))
-    return conv_detail::col_size(p, s) * conv_detail::batched_images(p, s) *
-           (conv_detail::batch_parallel(s, threads) ? threads : 1);
-  return conv_detail::col_size(p, s) * (conv_detail::batch_parallel(s, threads) ? threads : 1);
+    return conv_detail::col_size(p, s) * conv_detail::batched_images(p, s) * slots;
+  return conv_detail::col_size(p, s) * slots;
 }
 
 // Floats conv2d_pack_weights writes (0 when the packed path does not apply).
@@ -267,82 +266,6 @@ void depthwise_plane(const Conv2dParams& p, const Conv2dShape& s, const T* in, c
   }
 }
 
-#if defined(__AVX512F__)
-
-// Depthwise (one output channel per input channel, stride 1, output rows as wide as input rows)
-// on AVX-512: 16 output pixels of a plane per vector; the input index of a tap is the pixel
-// index plus a constant, so each tap is one masked load (lanes in the padding masked off).
-// The masks depend only on the geometry, so they are computed once per block of pixels and
-// reused for every channel: the per-row kernel spent most of its time on the
-// borders and loop overhead of 7x7 and 14x14 planes (MobileNetV2's last blocks ran at 2 GFLOP/s).
-inline constexpr int64_t kDwMaxTaps = 64;
-// Measured against the row kernel: 2-3.5x faster on 7-28 wide planes, slower on 56+ wide rows
-// (the row kernel's inner loop is already long there; a gather version for stride 2 was 2x
-// slower than the row kernel), so only planes narrower than 32 take it.
-inline bool depthwise_vectorised(const Conv2dParams& p, const Conv2dShape& s) {
-  return s.out_c == s.in_c && p.kernel_h * p.kernel_w <= kDwMaxTaps && s.out_w < 32 &&
-         s.in_h * s.in_w < (int64_t{1} << 24) &&  // exact float pixel division
-         p.stride_h == 1 && p.stride_w == 1 && s.out_w == s.in_w;
-}
-
-inline void depthwise_avx512(const Conv2dParams& p, const Conv2dShape& s, const float* in, const float* w,
-                             const float* bias, float* out) {
-  constexpr int64_t kChunks = 8;  // 16-pixel vectors per block of shared masks
-  const int64_t H = s.in_h, W = s.in_w, OW = s.out_w, opl = s.out_h * OW, plane = H * W;
-  const int64_t taps = p.kernel_h * p.kernel_w, planes = s.batch * s.out_c;
-  const int64_t blocks = (opl + 16 * kChunks - 1) / (16 * kChunks);
-  const int64_t threads = num_threads();
-  const bool worth = threads > 1 && planes * opl * taps >= (int64_t{1} << 20) * threads;
-  const int64_t workers = worth ? threads : 1;
-  auto work = [&](int64_t wk) {
-    const int64_t c0 = planes * wk / workers, c1 = planes * (wk + 1) / workers;
-    int64_t off[kChunks][kDwMaxTaps];
-    __mmask16 mask[kChunks][kDwMaxTaps], lanes[kChunks];
-    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t q0 = b * kChunks, nq = std::min(kChunks, (opl + 15) / 16 - q0);
-      for (int64_t q = 0; q < nq; ++q) {
-        const int64_t n0 = (q0 + q) * 16, left = std::min<int64_t>(16, opl - n0);
-        lanes[q] = static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u);
-        const __m512i n = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(n0)));
-        // Exact n / OW: n < 2^24 and floor((n + 0.5) / OW) cannot round across an integer.
-        const __m512i oh = _mm512_cvttps_epi32(_mm512_div_ps(
-            _mm512_add_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(0.5f)), _mm512_set1_ps(static_cast<float>(OW))));
-        const __m512i ow = _mm512_sub_epi32(n, _mm512_mullo_epi32(oh, _mm512_set1_epi32(static_cast<int>(OW))));
-        for (int64_t kh = 0, t = 0; kh < p.kernel_h; ++kh) {
-          const int64_t dy = kh * p.dilation_h - p.pad_top;
-          const __m512i ih = _mm512_add_epi32(oh, _mm512_set1_epi32(static_cast<int>(dy)));
-          __mmask16 mrow = _mm512_mask_cmpge_epi32_mask(lanes[q], ih, _mm512_setzero_si512());
-          mrow = _mm512_mask_cmplt_epi32_mask(mrow, ih, _mm512_set1_epi32(static_cast<int>(H)));
-          for (int64_t kw = 0; kw < p.kernel_w; ++kw, ++t) {
-            const int64_t dx = kw * p.dilation_w - p.pad_left;
-            const __m512i iw = _mm512_add_epi32(ow, _mm512_set1_epi32(static_cast<int>(dx)));
-            __mmask16 m = _mm512_mask_cmpge_epi32_mask(mrow, iw, _mm512_setzero_si512());
-            mask[q][t] = _mm512_mask_cmplt_epi32_mask(m, iw, _mm512_set1_epi32(static_cast<int>(W)));
-            off[q][t] = n0 + dy * W + dx;
-          }
-        }
-      }
-      for (int64_t c = c0; c < c1; ++c) {
-        const int64_t oc = c % s.out_c;
-        const float* src = in + c * plane;
-        const float* wc = w + oc * taps;
-        float* dst = out + c * opl + q0 * 16;
-        const __m512 b0 = _mm512_set1_ps(bias ? bias[oc] : 0.f);
-        for (int64_t q = 0; q < nq; ++q) {
-          __m512 acc = b0;
-          for (int64_t t = 0; t < taps; ++t)
-            acc = _mm512_fmadd_ps(_mm512_set1_ps(wc[t]), _mm512_maskz_loadu_ps(mask[q][t], src + off[q][t]), acc);
-          _mm512_mask_storeu_ps(dst + q * 16, lanes[q], conv_gemm::vactivate(acc, p.activation));
-        }
-      }
-    }
-  };
-  if (workers > 1) parallel_for(0, workers, work);
-  else work(0);
-}
-#endif
-
 template <typename T>
 void bias_act_planes(const Conv2dParams& p, int64_t channels, int64_t plane, const T* bias,
                      T* out) {
@@ -441,8 +364,6 @@ void batched_im2col_conv(const Conv2dParams& p, const Conv2dShape& s, const T* i
 }
 
 #if defined(__AVX512F__)
-// direct_conv: images across threads when the batch covers them, else each image's tiles
-// (or, with few tiles, its weight blocks).
 // The taps of a direct conv: at stride s, tap (kh, kw) reads input row s*oh + kh*dh - pad_top,
 // which is row oh + dy of phase py, dy = floor((kh*dh - pad_top) / s), py its remainder.
 inline conv_gemm::DirectGeometry direct_geometry(const Conv2dParams& p, const Conv2dShape& s) {
@@ -490,6 +411,64 @@ inline void direct_phase_split(const Conv2dParams& p, const Conv2dShape& s, cons
             for (int64_t j = 0; j < cols; ++j) dst[r * pitch + j] = src[j * st];
         }
       }
+}
+
+// Depthwise (one output channel per input channel, stride 1, output rows as wide as input
+// rows) on AVX-512: the direct conv's taps and lane masks (direct_geometry, tap_mask), 16
+// output pixels of a plane per vector, the masks computed once per block of pixels and reused
+// for every channel. The per-row kernel spent most of its time on the borders and loop overhead of
+// 7x7 and 14x14 planes (MobileNetV2's last blocks ran at 2 GFLOP/s). Measured against it:
+// 2-3.5x faster on 7-28 wide planes, slower on 56+ wide rows (its inner loop is already long
+// there; a gather version for stride 2 was 2x slower than it), so only planes narrower than
+// 32 take this one.
+inline bool depthwise_vectorised(const Conv2dParams& p, const Conv2dShape& s) {
+  return s.out_c == s.in_c && p.kernel_h * p.kernel_w <= conv_gemm::kMaxTaps && s.out_w < 32 &&
+         s.out_h * s.out_w < (int64_t{1} << 24) &&  // int32 lanes, exact float pixel division
+         p.stride_h == 1 && p.stride_w == 1 && s.out_w == s.in_w;
+}
+
+inline void depthwise_avx512(const Conv2dParams& p, const Conv2dShape& s, const float* in, const float* w,
+                             const float* bias, float* out) {
+  constexpr int64_t kChunks = 8;  // 16-pixel vectors per block of shared masks
+  const conv_gemm::DirectGeometry g = direct_geometry(p, s);
+  const int64_t opl = s.out_h * s.out_w, planes = s.batch * s.out_c;
+  const int64_t blocks = (opl + 16 * kChunks - 1) / (16 * kChunks);
+  const int64_t threads = num_threads();
+  const bool worth = threads > 1 && planes * opl * g.taps >= (int64_t{1} << 20) * threads;
+  const int64_t workers = worth ? threads : 1;
+  auto work = [&](int64_t wk) {
+    const int64_t c0 = planes * wk / workers, c1 = planes * (wk + 1) / workers;
+    int64_t off[kChunks][conv_gemm::kMaxTaps];
+    __mmask16 mask[kChunks][conv_gemm::kMaxTaps], lanes[kChunks];
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t q0 = b * kChunks, nq = std::min(kChunks, (opl + 15) / 16 - q0);
+      for (int64_t q = 0; q < nq; ++q) {
+        const int64_t n0 = (q0 + q) * 16, left = std::min<int64_t>(16, opl - n0);
+        lanes[q] = static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u);
+        __m512i oh, ow;
+        conv_gemm::pixel_coords(n0, g.out_w, oh, ow);
+        for (int64_t k = 0; k < g.taps; ++k) {
+          mask[q][k] = conv_gemm::tap_mask(lanes[q], oh, ow, g.tap[k]);
+          off[q][k] = n0 + g.tap[k].offset;
+        }
+      }
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t oc = c % s.out_c;
+        const float* src = in + c * g.channel_stride;
+        const float* wc = w + oc * g.taps;
+        float* dst = out + c * opl + q0 * 16;
+        const __m512 b0 = _mm512_set1_ps(bias ? bias[oc] : 0.f);
+        for (int64_t q = 0; q < nq; ++q) {
+          __m512 acc = b0;
+          for (int64_t k = 0; k < g.taps; ++k)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(wc[k]), _mm512_maskz_loadu_ps(mask[q][k], src + off[q][k]), acc);
+          _mm512_mask_storeu_ps(dst + q * 16, lanes[q], conv_gemm::vactivate(acc, p.activation));
+        }
+      }
+    }
+  };
+  if (workers > 1) parallel_for(0, workers, work);
+  else work(0);
 }
 
 // direct_conv: images across threads when the batch covers them (a phase slot each), else

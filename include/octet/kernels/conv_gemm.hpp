@@ -42,11 +42,6 @@ inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
 inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
 inline Vec vfma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec vset1(float x) { return _mm256_set1_ps(x); }
-inline Vec vmax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
-inline Vec vmin(Vec a, Vec b) { return _mm256_min_ps(a, b); }
-inline Vec vleaky(Vec v, float slope) {
-  return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(slope)), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
-}
 #else
 inline constexpr bool kAvailable = false;
 inline constexpr int kVL = 4, kNV = 1;
@@ -70,12 +65,12 @@ inline void pack_a(int64_t M, int64_t K, const float* A, int64_t lda, float* out
       }
 }
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-// The fused activation on one vector (the depthwise kernel applies it in registers). The
-// constant goes first: x86 min/max return their second operand when either is NaN, so NaN
-// passes through as it does in bias_activation. The GEMM micro-kernels do not use it: with
-// the activation in their epilogue GCC kept the accumulators in memory and stored them on
-// every k step (2x slower); they store the tile and run bias_activation over it in L1.
+#if defined(__AVX512F__)
+// The fused activation on one vector, for the AVX-512 depthwise kernel, which applies it in
+// registers. The constant goes first: x86 min/max return their second operand when either is
+// NaN, so NaN passes through as it does in bias_activation. The GEMM micro-kernels do not use
+// it: with the activation in their epilogue GCC kept the accumulators in memory and stored
+// them on every k step (2x slower); they store the tile and run bias_activation over it in L1.
 inline Vec vactivate(Vec v, const FusedActivation& a) {
   switch (a.kind) {
     case FusedActivation::Kind::None: return v;
@@ -85,7 +80,9 @@ inline Vec vactivate(Vec v, const FusedActivation& a) {
   }
   return v;
 }
+#endif
 
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 // MR x NV*VL tile over kc rows. first: start from bias (or zero) instead of C.
 template <int NV>
 inline void micro(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t ldb, float* c,
@@ -228,36 +225,41 @@ struct DirectTile {
   __mmask16 mask[kMaxTaps][kNV];
 };
 
+// Output row and column of the 16 pixels n0 .. n0 + 15 of a plane out_w wide. n / out_w is
+// exact: n < 2^24, so the float quotient is within half an ulp of the true one and
+// floor((n + 0.5) / out_w) cannot cross an integer.
+inline void pixel_coords(int64_t n0, int64_t out_w, __m512i& oh, __m512i& ow) {
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i n = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(n0)));
+  const __m512 q = _mm512_div_ps(_mm512_add_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(0.5f)),
+                                 _mm512_set1_ps(static_cast<float>(out_w)));
+  oh = _mm512_cvttps_epi32(q);
+  ow = _mm512_sub_epi32(n, _mm512_mullo_epi32(oh, _mm512_set1_epi32(static_cast<int>(out_w))));
+}
+
+// The lanes of `lanes` whose tap input (oh + dy, ow + dx) lies inside the tap's plane.
+inline __mmask16 tap_mask(__mmask16 lanes, __m512i oh, __m512i ow, const DirectTap& tp) {
+  const __m512i ih = _mm512_add_epi32(oh, _mm512_set1_epi32(static_cast<int>(tp.dy)));
+  const __m512i iw = _mm512_add_epi32(ow, _mm512_set1_epi32(static_cast<int>(tp.dx)));
+  __mmask16 m = _mm512_mask_cmpge_epi32_mask(lanes, ih, _mm512_setzero_si512());
+  m = _mm512_mask_cmplt_epi32_mask(m, ih, _mm512_set1_epi32(static_cast<int>(tp.rows)));
+  m = _mm512_mask_cmpge_epi32_mask(m, iw, _mm512_setzero_si512());
+  return _mm512_mask_cmplt_epi32_mask(m, iw, _mm512_set1_epi32(static_cast<int>(tp.cols)));
+}
+
 // Offsets and masks for pixels [n0, n0 + nr) of the output plane.
 inline void direct_tile(const DirectGeometry& g, int64_t n0, int64_t nr, DirectTile& t) {
   t.taps = g.taps;
   __m512i oh[kNV], ow[kNV];
   __mmask16 in_tile[kNV];
-  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   for (int v = 0; v < kNV; ++v) {
-    const __m512i n = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(n0 + v * kVL)));
-    // n / out_w exactly: n < 2^24, so the float quotient is within half an ulp of the true one
-    // and floor((n + 0.5) / out_w) cannot cross an integer.
-    const __m512 q = _mm512_div_ps(_mm512_add_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(0.5f)),
-                                   _mm512_set1_ps(static_cast<float>(g.out_w)));
-    oh[v] = _mm512_cvttps_epi32(q);
-    ow[v] = _mm512_sub_epi32(n, _mm512_mullo_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(g.out_w))));
+    pixel_coords(n0 + v * kVL, g.out_w, oh[v], ow[v]);
     const int64_t lanes = std::clamp<int64_t>(nr - v * kVL, 0, kVL);
     in_tile[v] = static_cast<__mmask16>(lanes >= 16 ? 0xFFFFu : (1u << lanes) - 1u);
   }
   for (int64_t k = 0; k < g.taps; ++k) {
-    const DirectTap& tp = g.tap[k];
-    t.offset[k] = tp.offset;
-    for (int v = 0; v < kNV; ++v) {
-      const __m512i ih = _mm512_add_epi32(oh[v], _mm512_set1_epi32(static_cast<int>(tp.dy)));
-      const __m512i iw = _mm512_add_epi32(ow[v], _mm512_set1_epi32(static_cast<int>(tp.dx)));
-      __mmask16 m = in_tile[v];
-      m = _mm512_mask_cmpge_epi32_mask(m, ih, _mm512_setzero_si512());
-      m = _mm512_mask_cmplt_epi32_mask(m, ih, _mm512_set1_epi32(static_cast<int>(tp.rows)));
-      m = _mm512_mask_cmpge_epi32_mask(m, iw, _mm512_setzero_si512());
-      m = _mm512_mask_cmplt_epi32_mask(m, iw, _mm512_set1_epi32(static_cast<int>(tp.cols)));
-      t.mask[k][v] = m;
-    }
+    t.offset[k] = g.tap[k].offset;
+    for (int v = 0; v < kNV; ++v) t.mask[k][v] = tap_mask(in_tile[v], oh[v], ow[v], g.tap[k]);
   }
 }
 
