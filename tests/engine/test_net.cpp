@@ -192,12 +192,17 @@ TEST_CASE("weights: missing, mismatched and legacy-shaped blobs of a known layou
   CHECK(net.flops() == 12);
 }
 
-TEST_CASE("init_random_weights fills weighted layers with seeded values of the right shapes") {
-  auto p = ir::parse_prototxt(R"(
+// An InnerProduct (weights to fill) followed by a weightless in-place layer.
+ufw::NetParameter fc_then_addone() {
+  return ir::parse_prototxt(R"(
     input: "d" input_shape { dim: 2 dim: 3 }
     layer { name: "fc" type: "InnerProduct" bottom: "d" top: "y" inner_product_param { num_output: 4 } }
     layer { name: "a" type: "AddOne" bottom: "y" top: "y" }
   )");
+}
+
+TEST_CASE("init_random_weights fills weighted layers with seeded values of the right shapes") {
+  const auto p = fc_then_addone();
   auto w1 = init_random_weights(p, 7, opts());
   auto w2 = init_random_weights(p, 7, opts());
   auto w3 = init_random_weights(p, 8, opts());
@@ -218,12 +223,7 @@ TEST_CASE("init_random_weights fills weighted layers with seeded values of the r
 }
 
 TEST_CASE("profile_forward times every layer and the table lists them with a total") {
-  auto p = ir::parse_prototxt(R"(
-    input: "d" input_shape { dim: 2 dim: 3 }
-    layer { name: "fc" type: "InnerProduct" bottom: "d" top: "y" inner_product_param { num_output: 4 } }
-    layer { name: "a" type: "AddOne" bottom: "y" top: "y" }
-  )");
-  Net net(init_random_weights(p, 7, opts()), opts());
+  Net net(init_random_weights(fc_then_addone(), 7, opts()), opts());
   fill_random_inputs(net, 3);
   const auto rows = profile_forward(net, 4, 1);
   REQUIRE(rows.size() == net.layers().size());
