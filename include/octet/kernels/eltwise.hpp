@@ -73,14 +73,12 @@ void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in
   check_eltwise(p, in.size());
   const size_t n = in.size();
   auto coeff = [&](size_t k) { return p.coeffs.empty() ? T(1) : T(p.coeffs[k]); };
-  for_blocks(count, [&](int64_t s, int64_t e) {
-    T* o = out + s;
+  // Elements [s, s + m) of the result into o.
+  auto combine = [&](int64_t s, int64_t m, T* o) {
     const T* a = in[0] + s;
-    const int64_t m = e - s;
     if (n == 1) {
       const T c = p.op == EltwiseOp::Sum ? coeff(0) : T(1);
       for (int64_t i = 0; i < m; ++i) o[i] = c * a[i];
-      if (act.kind != FusedActivation::Kind::None) bias_activation(o, m, T(0), act);
       return;
     }
     const T* b = in[1] + s;
@@ -110,8 +108,11 @@ void eltwise(const EltwiseParams& p, int64_t count, std::span<const T* const> in
         }
         break;
     }
+  };
+  for_blocks(count, [&](int64_t s, int64_t e) {
+    combine(s, e - s, out + s);
     // The block is still in cache: the activation costs no extra trip to memory.
-    if (act.kind != FusedActivation::Kind::None) bias_activation(o, m, T(0), act);
+    if (act.kind != FusedActivation::Kind::None) bias_activation(out + s, e - s, T(0), act);
   });
 }
 
