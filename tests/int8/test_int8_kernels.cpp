@@ -62,8 +62,9 @@ Int8Requant random_requant(int64_t channels, std::mt19937& rng, bool per_channel
   return rq;
 }
 
+// Returns whether the direct (channel-quad) kernel ran.
 template <typename TI, typename TO>
-void check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc,
+bool check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc,
                 const Int8Requant& rq, std::mt19937& rng, int mode) {
   const Conv2dShape s = conv2d_shape(p, n, c, h, w, oc);
   const auto in = random_codes<TI>(static_cast<size_t>(n * c * h * w), rng, mode);
@@ -80,6 +81,7 @@ void check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, int64_t 
   // Twice: no state carried between calls.
   conv.template forward<TI, TO>(in.data(), got.data());
   REQUIRE(got == ref);
+  return conv.direct();
 }
 
 }  // namespace
@@ -164,6 +166,40 @@ TEST_CASE("int8 conv: every algorithm equals the reference", "[int8][conv]") {
       check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
     }
   }
+}
+
+TEST_CASE("int8 conv: the direct kernel (channel-quad planes, phase planes) equals the reference", "[int8][conv]") {
+  std::mt19937 rng(9);
+  struct Case {
+    int64_t k, s, pad, c, oc, h, w;
+  };
+  // Channels not a multiple of 4 (missing quad lanes), out channels not a multiple of the
+  // 8-row tile, planes of 1-3 tiles with ragged ends, strides 2-4 (phase planes), 1x1 strided.
+  const std::vector<Case> cases = {
+      {3, 1, 1, 1, 16, 28, 28}, {3, 1, 1, 5, 9, 7, 7},   {3, 1, 1, 16, 32, 14, 14}, {3, 2, 1, 16, 32, 28, 28},
+      {1, 2, 0, 16, 32, 28, 28}, {3, 2, 1, 6, 8, 7, 9},  {7, 2, 3, 3, 8, 17, 15},   {3, 3, 1, 4, 4, 10, 11},
+      {5, 4, 2, 7, 3, 13, 9},    {5, 1, 2, 12, 17, 5, 50}, {3, 1, 1, 64, 64, 7, 7},
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& cs : cases) {
+      Conv2dParams p;
+      p.kernel_h = p.kernel_w = cs.k;
+      p.stride_h = p.stride_w = cs.s;
+      p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
+      for (int mode : {0, 1, 2}) {
+        const bool d = check_conv<std::int8_t, std::int8_t>(p, 3, cs.c, cs.h, cs.w, cs.oc,
+                                                             random_requant(cs.oc, rng, true, -127, 127), rng, mode);
+        check_conv<std::uint8_t, std::uint8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, random_requant(cs.oc, rng, false, 0, 255),
+                                               rng, mode);
+        check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
+        check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
+        INFO("k" << cs.k << " s" << cs.s << " " << cs.h << "x" << cs.w);
+        REQUIRE(d == int8_direct::kAvailable);
+      }
+    }
+  }
+  set_num_threads(1);
 }
 
 TEST_CASE("int8 conv: asymmetric 'same' pads and depthwise with dilation", "[int8][conv]") {

@@ -231,9 +231,11 @@ struct DirectTile {
 inline void pixel_coords(int64_t n0, int64_t out_w, __m512i& oh, __m512i& ow) {
   const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const __m512i n = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(n0)));
-  const __m512 q = _mm512_div_ps(_mm512_add_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(0.5f)),
+  // The maskz forms: GCC 12 warns that the plain ones' _mm512_undefined source is used
+  // uninitialized when inlined into some callers (-Werror).
+  const __m512 q = _mm512_div_ps(_mm512_add_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, n), _mm512_set1_ps(0.5f)),
                                  _mm512_set1_ps(static_cast<float>(out_w)));
-  oh = _mm512_cvttps_epi32(q);
+  oh = _mm512_maskz_cvttps_epi32(0xFFFF, q);
   ow = _mm512_sub_epi32(n, _mm512_mullo_epi32(oh, _mm512_set1_epi32(static_cast<int>(out_w))));
 }
 

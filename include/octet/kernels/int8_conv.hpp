@@ -7,6 +7,8 @@
 //   Int8Conv2d      weights packed once (setup), then forward picks
 //                     Gemm1x1    1x1 stride 1 unpadded: GEMM straight over the input,
 //                     Depthwise  group == in_c: direct loops over int32 row accumulators,
+//                     direct     (AVX-512 VNNI) what the fp32 direct kernel takes: taps read
+//                                from channel-quad planes of the input (int8_direct.hpp),
 //                     Im2colGemm everything else: int8 im2col into an owned buffer + GEMM.
 //   Int8InnerProduct  packed weights, input transposed into an owned buffer, GEMM.
 // Output type TO is int8, uint8, or int32 (tests: identity requant shows the raw accumulator).
@@ -26,6 +28,7 @@
 #include "octet/fixed/saturate.hpp"
 #include "octet/kernels/conv.hpp"
 #include "octet/kernels/im2col.hpp"
+#include "octet/kernels/int8_direct.hpp"
 #include "octet/kernels/int8_gemm.hpp"
 
 #if defined(__AVX512F__)
@@ -269,6 +272,15 @@ class Int8Conv2d {
       col_.clear();
       return;
     }
+#if defined(OCTET_INT8_DIRECT)
+    direct_ = algo_ == Conv2dAlgo::Im2colGemm && int8_direct::applies(p, s);
+    if (direct_) {
+      direct_conv_.setup(p, s, w);
+      packed_.clear();
+      col_.clear();
+      return;
+    }
+#endif
     packed_.resize(static_cast<size_t>(p.group));
     for (int64_t g = 0; g < p.group; ++g) packed_[static_cast<size_t>(g)].pack(w + g * cout_g * kg, cout_g, kg);
     if (algo_ == Conv2dAlgo::Im2colGemm)
@@ -279,6 +291,7 @@ class Int8Conv2d {
 
   const Conv2dShape& shape() const { return s_; }
   Conv2dAlgo algo() const { return algo_; }
+  bool direct() const { return direct_; }
   const Int8Requant& requant() const { return rq_; }
 
   template <Int8Activation TI, Int8Output TO>
@@ -289,6 +302,14 @@ class Int8Conv2d {
       depthwise(in, out);
       return;
     }
+#if defined(OCTET_INT8_DIRECT)
+    if (direct_) {
+      direct_conv_.run(in, 0, s.batch, [&](int64_t n, int64_t m, int64_t px0, int64_t cnt, const std::int32_t* acc) {
+        int8_conv_detail::requant_row(rq_, m, acc, cnt, out + (n * s.out_c + m) * opl + px0);
+      });
+      return;
+    }
+#endif
     const int64_t cin_g = s.in_c / p_.group, cout_g = s.out_c / p_.group;
     const int64_t kg = cin_g * p_.kernel_h * p_.kernel_w;
     for (int64_t n = 0; n < s.batch; ++n) {
@@ -385,6 +406,10 @@ class Int8Conv2d {
   Conv2dShape s_;
   Int8Requant rq_;
   Conv2dAlgo algo_ = Conv2dAlgo::Im2colGemm;
+  bool direct_ = false;
+#if defined(OCTET_INT8_DIRECT)
+  int8_direct::Conv direct_conv_;
+#endif
   std::vector<PackedInt8A> packed_;
   std::vector<std::int8_t> wdw_;
   std::vector<std::uint8_t> col_;  // im2col buffer, reinterpreted as the input code type
