@@ -187,6 +187,40 @@ TEST_CASE("per-channel and BM1684 parameters", "[calib]") {
   CHECK(r.cosine.at("logits") > 0.8);
 }
 
+TEST_CASE("a Deconvolution is quantised per output channel and runs in int8", "[calib]") {
+  for (bool per_channel : {true, false}) {
+    TempDir d("deconv");
+    write_lmdb(d.p / "lmdb", 8, 9);
+    auto o = make_model(d.p, R"(
+name: "tiny"
+layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TEST }
+  data_param { source: ")" + (d.p / "lmdb").string() + R"(" batch_size: 0 backend: LMDB } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "relu1" type: "ReLU" bottom: "c1" top: "c1" }
+layer { name: "up" type: "Deconvolution" bottom: "c1" top: "u" convolution_param { num_output: 6 kernel_size: 4 stride: 2 pad: 1 group: 2 } }
+layer { name: "gap" type: "Pooling" bottom: "u" top: "g" pooling_param { pool: AVE global_pooling: true } }
+layer { name: "fc" type: "InnerProduct" bottom: "g" top: "logits" inner_product_param { num_output: 4 } }
+layer { name: "acc" type: "Accuracy" bottom: "logits" bottom: "label" top: "acc/top-1" }
+)", 8);
+    o.per_channel = per_channel;
+    std::ostringstream log, warn;
+    const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
+    const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                   (d.p / "tiny.int8umodel").string());
+    const auto& up = layer(q, "up");
+    CHECK(up.blobs(0).dtype() == ufw::BlobProto::INT8);
+    CHECK(up.blobs(0).scaletofloatperchannel_size() == (per_channel ? 6 : 0));
+    CHECK(up.int8_param().multiplier_size() == (per_channel ? 6 : 1));
+    engine::Int8Net n(q);
+    bool ran_int8 = false;
+    for (const auto& l : n.layers())
+      if (l.name == "up") ran_int8 = l.int8;
+    CHECK(ran_int8);
+    INFO("per_channel " << per_channel);
+    CHECK(r.cosine.at("u") > 0.99);
+  }
+}
+
 TEST_CASE("per-layer overrides and float fallback", "[calib]") {
   TempDir d("over");
   write_lmdb(d.p / "lmdb", 8, 3);

@@ -10,6 +10,7 @@
 
 #include "octet/fixed/requant.hpp"
 #include "octet/kernels/int8_conv.hpp"
+#include "octet/kernels/int8_deconv.hpp"
 #include "octet/kernels/int8_gemm.hpp"
 
 using namespace octet;
@@ -218,6 +219,66 @@ TEST_CASE("int8 conv: asymmetric 'same' pads and depthwise with dilation", "[int
   d.stride_w = 2;
   d.group = 6;
   check_conv<std::uint8_t, std::uint8_t>(d, 2, 6, 9, 11, 6, random_requant(6, rng, true, 0, 255), rng, 0);
+}
+
+TEST_CASE("int8 deconv equals the reference: strides, pads, dilation, groups, output padding", "[int8][deconv]") {
+  std::mt19937 rng(10);
+  struct Case {
+    int64_t k, s, pad, dil, group, opad, c, oc, h, w;
+  };
+  const std::vector<Case> cases = {
+      {2, 2, 0, 1, 1, 0, 8, 4, 5, 6},   // the usual 2x upsampling
+      {4, 2, 1, 1, 1, 0, 6, 3, 4, 7},   // FCN/DCGAN 4x4 stride 2 pad 1
+      {3, 1, 1, 1, 1, 0, 5, 7, 6, 5},   // stride 1 (a conv's adjoint)
+      {3, 2, 1, 1, 1, 1, 4, 4, 5, 5},   // output padding
+      {3, 3, 2, 2, 2, 0, 6, 4, 4, 3},   // dilated, grouped
+      {4, 2, 1, 1, 8, 0, 8, 8, 6, 6},   // depthwise (bilinear-upsampling style)
+      {1, 1, 0, 1, 1, 0, 33, 17, 3, 9}, // 1x1: a plain GEMM, ragged tiles
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& cs : cases) {
+      Deconv2dParams p;
+      p.kernel_h = p.kernel_w = cs.k;
+      p.stride_h = p.stride_w = cs.s;
+      p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
+      p.dilation_h = p.dilation_w = cs.dil;
+      p.group = cs.group;
+      p.output_pad_h = p.output_pad_w = cs.opad;
+      const Deconv2dShape s = deconv2d_shape(p, 2, cs.c, cs.h, cs.w, cs.oc);
+      for (int mode : {0, 1, 2}) {
+        auto run = [&](auto in_tag, auto out_tag, const Int8Requant& rq) {
+          using TI = decltype(in_tag);
+          using TO = decltype(out_tag);
+          const auto in = random_codes<TI>(static_cast<size_t>(2 * cs.c * cs.h * cs.w), rng, mode);
+          const auto wt = random_codes<std::int8_t>(static_cast<size_t>(cs.c * (cs.oc / cs.group) * cs.k * cs.k), rng, mode);
+          const size_t outn = static_cast<size_t>(2 * cs.oc * s.out_h * s.out_w);
+          std::vector<TO> ref(outn), got(outn);
+          reference::deconv2d_s8(p, s, in.data(), wt.data(), rq, ref.data());
+          Int8Deconv2d d;
+          d.setup(p, s, wt.data(), rq);
+          d.template forward<TI, TO>(in.data(), got.data());
+          INFO("deconv k" << cs.k << " s" << cs.s << " g" << cs.group << " opad " << cs.opad << " mode " << mode);
+          REQUIRE(got == ref);
+          d.template forward<TI, TO>(in.data(), got.data());
+          REQUIRE(got == ref);
+          if constexpr (std::is_same_v<TO, std::int32_t>) {
+            // The raw sums equal the fp32 reference deconv on the same integers (exact in double).
+            const std::vector<float> fin(in.begin(), in.end()), fw(wt.begin(), wt.end());
+            std::vector<float> f(outn);
+            reference::deconv2d(p, s, fin.data(), fw.data(), static_cast<const float*>(nullptr), f.data());
+            const std::vector<float> ref_f(ref.begin(), ref.end());
+            REQUIRE(ref_f == f);
+          }
+        };
+        run(std::int8_t{}, std::int8_t{}, random_requant(cs.oc, rng, true, -127, 127));
+        run(std::uint8_t{}, std::uint8_t{}, random_requant(cs.oc, rng, false, 0, 255));
+        run(std::int8_t{}, std::int32_t{}, int8_requant_identity());
+        run(std::uint8_t{}, std::int32_t{}, int8_requant_identity());
+      }
+    }
+  }
+  set_num_threads(1);
 }
 
 TEST_CASE("int8 inner product equals the reference, plain and transposed weights", "[int8][fc]") {

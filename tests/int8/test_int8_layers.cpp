@@ -81,6 +81,56 @@ TEST_CASE("int8 Convolution: plain, strided, grouped, depthwise, 1x1, uint8 out,
   check_conv(8, 3, 1, 1, 1, false, false);  // per-tensor weights
 }
 
+TEST_CASE("int8 Deconvolution: grouped, strided, padded, output padding, bias; runs in int8", "[int8][layers]") {
+  // x [2, 4, 5, 6] -> y [2, 6, OH, OW], weights [4, 6/2, 3, 3], group 2.
+  const int N = 2, C = 4, H = 5, W = 6, O = 6, G = 2, K = 3, S = 2, P = 1, OP = 1;
+  auto net = ir::parse_prototxt(R"(
+name: "deconv"
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 4 dim: 5 dim: 6 } }
+        top_quant { threshold: 2 dtype: INT8 } }
+layer { name: "up" type: "Deconvolution" bottom: "x" top: "y"
+        convolution_param { num_output: 6 kernel_size: 3 pad: 1 stride: 2 group: 2 output_pad_h: 1 output_pad_w: 1 }
+        top_quant { threshold: 3 dtype: INT8 } }
+)");
+  const Shape ws{C, O / G, K, K};
+  const auto w = random_floats(static_cast<size_t>(shape_count(ws)), -0.5f, 0.5f, 21);
+  const auto b = random_floats(static_cast<size_t>(O), -1.f, 1.f, 22);
+  const float s_in = scale_of(2, false), s_out = scale_of(3, false);
+  // One weight scale for the layer: the per-channel scales of a [C, O/g, ...] blob follow the
+  // output channel (calibration's rows_of), which this helper's row-major split does not.
+  const auto qw = set_int8_weights(layer(net, "up"), w, ws, b, 1, s_in, s_out, false);
+  Int8Net n(net);
+  REQUIRE(n.layers()[1].int8);
+  const auto x = random_tensor({N, C, H, W}, -2.5f, 2.5f, 23);
+  n.set_input("x", x);
+  n.forward();
+  const auto qx = quantize_all(x, s_in, false);
+  const int OH = (H - 1) * S - 2 * P + K + OP, OW = (W - 1) * S - 2 * P + K + OP;
+  REQUIRE(n.blob_shape("y") == Shape{N, O, OH, OW});
+  std::vector<std::int64_t> acc(static_cast<size_t>(N * O * OH * OW), 0);
+  const int cg = C / G, og = O / G;
+  for (int nn = 0; nn < N; ++nn)
+    for (int c = 0; c < C; ++c)
+      for (int i = 0; i < H; ++i)
+        for (int j = 0; j < W; ++j)
+          for (int o = 0; o < og; ++o)
+            for (int kh = 0; kh < K; ++kh)
+              for (int kw = 0; kw < K; ++kw) {
+                const int y = i * S - P + kh, xx = j * S - P + kw;
+                if (y < 0 || y >= OH || xx < 0 || xx >= OW) continue;
+                const int oc = (c / cg) * og + o;
+                acc[static_cast<size_t>(((nn * O + oc) * OH + y) * OW + xx)] +=
+                    qx[static_cast<size_t>(((nn * C + c) * H + i) * W + j)] *
+                    qw.w[static_cast<size_t>(((c * og + o) * K + kh) * K + kw)];
+              }
+  std::vector<int> want;
+  for (size_t k = 0; k < acc.size(); ++k) {
+    const int oc = static_cast<int>(k / static_cast<size_t>(OH * OW)) % O;
+    want.push_back(requant(acc[k] + qw.bias[static_cast<size_t>(oc)], qw.mult[0], qw.shift[0], false));
+  }
+  REQUIRE(codes(n, "y") == want);
+}
+
 TEST_CASE("int8 InnerProduct on a 4-D uint8 bottom", "[int8][layers]") {
   auto net = ir::parse_prototxt(R"(
 layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 3 dim: 2 dim: 3 dim: 3 } }

@@ -20,6 +20,7 @@
 #include "octet/engine/layers/spatial.hpp"
 #include "octet/fixed/fixed.hpp"
 #include "octet/kernels/int8_conv.hpp"
+#include "octet/kernels/int8_deconv.hpp"
 #include "octet/kernels/pooling.hpp"
 #include "octet/proto/umodel.pb.h"
 
@@ -226,6 +227,37 @@ class Int8ConvolutionLayer : public Int8Layer {
 
  private:
   kernels::Int8Conv2d conv_;
+};
+
+// Deconvolution (groups, dilation, output padding; 1-D as H = 1), weights [C, O/group, kh, kw].
+class Int8DeconvolutionLayer : public Int8Layer {
+ public:
+  using Int8Layer::Int8Layer;
+  void setup(const std::vector<QDesc>& bottoms, const std::vector<QDesc>& tops) override {
+    using namespace spatial_detail;
+    const Shape& b = bottoms.at(0).shape;
+    int64_t n, c, h, w;
+    nchw(b, "deconvolution", n, c, h, w, true);
+    const ConvFields f = conv_fields(param().convolution_param(), b.size() - 2);
+    kernels::Deconv2dParams p;
+    p.kernel_h = f.kh, p.kernel_w = f.kw, p.stride_h = f.sh, p.stride_w = f.sw;
+    p.pad_top = f.pt, p.pad_left = f.pl, p.pad_bottom = f.pb, p.pad_right = f.pr;
+    p.dilation_h = f.dh, p.dilation_w = f.dw, p.group = f.group;
+    p.output_pad_h = f.oph, p.output_pad_w = f.opw;
+    const auto s = kernels::deconv2d_shape(p, n, c, h, w, f.num_output);
+    const auto wq = int8_detail::int8_weights(param().blobs(0), c * (f.num_output / f.group) * f.kh * f.kw, "weight");
+    auto rq = int8_detail::requant_of(param(), f.num_output, tops.at(0).q);
+    if (f.bias) rq.bias = int8_detail::int32_bias(param().blobs(1), f.num_output);
+    deconv_.setup(p, s, wq.data(), std::move(rq));
+  }
+  void forward(const std::vector<const QBlob*>& bottoms, const std::vector<QBlob*>& tops) override {
+    int8_detail::with_in(*bottoms[0], [&](auto* in) {
+      int8_detail::with_out(*tops[0], [&](auto* out) { deconv_.forward(in, out); });
+    });
+  }
+
+ private:
+  kernels::Int8Deconv2d deconv_;
 };
 
 class Int8InnerProductLayer : public Int8Layer {
@@ -583,6 +615,10 @@ inline std::unique_ptr<Int8Layer> make_int8_layer(const ufw::LayerParameter& p, 
   if (type == "Convolution") {
     if (!weights_int8() || bottoms[0].shape.size() < 3) return nullptr;
     return std::make_unique<Int8ConvolutionLayer>(p);
+  }
+  if (type == "Deconvolution") {
+    if (!weights_int8() || bottoms[0].shape.size() < 3) return nullptr;
+    return std::make_unique<Int8DeconvolutionLayer>(p);
   }
   if (type == "InnerProduct") return weights_int8() ? std::make_unique<Int8InnerProductLayer>(p) : nullptr;
   if (type == "ReLU" || type == "ReLU6") {
