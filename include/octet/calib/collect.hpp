@@ -87,23 +87,37 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
   }
   rewind_data(net);
   CollectResult r;
+  // Each blob is read right after the last layer that writes it (Net::final_writers), while
+  // the layer's output is still in L1/L2, instead of after the whole forward: the same values
+  // (nothing writes the blob after that layer), one cache miss less per value. Blobs no layer
+  // writes are read after the forward. StreamingStats has no per-call fixed cost worth
+  // batching (its lane histogram persists between forwards), so each blob is read in place.
+  const auto writers = net.final_writers();
+  const auto& all = net.blob_names();
   std::vector<std::string> names;
-  for (const auto& b : net.blob_names())
-    if (!skip.count(b)) names.push_back(b);
-  // StreamingStats has no per-call fixed cost worth batching (its lane histogram persists
-  // between forwards), so each blob is read in place: no staging copies.
   std::vector<StreamingStats> st;
-  st.reserve(names.size());
   std::vector<const engine::FloatTensor*> ptr;
-  for (const auto& b : names) {
-    st.emplace_back(binnum, !range_only.count(b));
-    ptr.push_back(&net.blob(b));
+  // after_layer[k] lists the stats (indices into names) read once layer k has run.
+  std::vector<std::vector<size_t>> after_layer(net.layers().size());
+  std::vector<size_t> after_forward;
+  st.reserve(all.size());
+  for (size_t b = 0; b < all.size(); ++b) {
+    if (skip.count(all[b])) continue;
+    const size_t k = names.size();
+    names.push_back(all[b]);
+    st.emplace_back(binnum, !range_only.count(all[b]));
+    ptr.push_back(&net.blob(all[b]));
+    (writers[b] ? after_layer[*writers[b]] : after_forward).push_back(k);
   }
+  auto feed = [&](size_t k) {
+    st[k].update(std::span<const float>(ptr[k]->data(), static_cast<size_t>(ptr[k]->size())));
+  };
   Progress bar("calibration", n);
   for (int it = 0; it < n; ++it) {
-    net.forward();
-    for (size_t k = 0; k < names.size(); ++k)
-      st[k].update(std::span<const float>(ptr[k]->data(), static_cast<size_t>(ptr[k]->size())));
+    net.forward([&](size_t layer) {
+      for (size_t k : after_layer[layer]) feed(k);
+    });
+    for (size_t k : after_forward) feed(k);
     bar.step(it + 1);
   }
   for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], st[k].finish());

@@ -125,6 +125,32 @@ class Net {
   void forward() {
     for (auto& st : steps_) run_step(st);
   }
+  // forward() that calls after_layer(k) as soon as layer k (indexed like layers()) has run,
+  // so a caller can read the blobs it wrote while they are still in cache (calibration
+  // statistics). Layers fused away (NetOptions::fuse) do not run and are not reported. A
+  // template, not a std::function: the call inlines, and plain forward() stays as it was.
+  template <class AfterLayer>
+  void forward(AfterLayer&& after_layer) {
+    for (size_t k = 0; k < steps_.size(); ++k) {
+      if (steps_[k].fused_away) continue;
+      run_step(steps_[k]);
+      after_layer(k);
+    }
+  }
+  // Per blob (blob_names() order): the layer after which the blob holds the value it has at
+  // the end of a forward, i.e. the last layer that writes it (an in-place layer overwrites its
+  // bottom; a fused chain's head writes the chain's last blob), or nullopt when no layer
+  // writes it during a forward (`input:` fields, blobs inside a fused chain): those keep,
+  // during the whole forward, what they held before it.
+  std::vector<std::optional<size_t>> final_writers() const {
+    std::vector<std::optional<size_t>> w(blobs_.size());
+    for (size_t k = 0; k < steps_.size(); ++k) {
+      const Step& st = steps_[k];
+      if (st.fused_away) continue;
+      for (size_t t = 0; t < st.tops.size(); ++t) w[t == 0 && st.redirect ? *st.redirect : st.tops[t]] = k;
+    }
+    return w;
+  }
   // forward() that adds each layer's wall time in ms to layer_ms[k] (indexed like layers();
   // layers fused into a convolution add nothing). For `ufw bench -profile`.
   void forward_timed(std::vector<double>& layer_ms) {
