@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Accuracy matrix of calibration_use_pb on the demo ResNet8 (docs/accuracy.md): fp32, then every
-# -th_method x {per-tensor, per-channel} x {BM1684X, BM1684}, calibrated on the 200-image LMDB and
+# -th_method x {per-tensor, per-channel, -conv_group} x {BM1684X, BM1684}, calibrated on the 200-image LMDB and
 # scored by ufw test_int8 on the test LMDB. Prints one markdown row per run.
 # usage: bench_calibrate_accuracy.sh <work_dir> [bin_dir=build/bin] [test_images=10000] [methods...]
 set -euo pipefail
@@ -20,14 +20,16 @@ sed "s#fmnist_cali_lmdb#fmnist_test_lmdb#" "$P" >"$W/test_fp32.prototxt"
 f1=$("$BIN/ufw" test_fp32 -model="$W/test_fp32.prototxt" -weights="$S.fp32umodel" -iterations="$N" | awk '$1=="acc/top-1" {print $3}')
 echo "| fp32 | | | $f1 | |"
 for target in BM1684X BM1684; do
-  for pc in false true; do
+  for wm in per-tensor per-channel conv-group; do
     for m in $METHODS; do
-      "$BIN/calibration_use_pb" quantize -model="$P" -weights="$S.fp32umodel" -th_method="$m" -per_channel=$pc \
+      "$BIN/calibration_use_pb" quantize -model="$P" -weights="$S.fp32umodel" -th_method="$m" \
+        -per_channel=$([ $wm = per-channel ] && echo true || echo false) \
+        -conv_group=$([ $wm = conv-group ] && echo true || echo false) \
         -target=$target -save_test_proto=true -cosine=false >"$W/q.log" 2>&1
       sed "s#fmnist_cali_lmdb#fmnist_test_lmdb#" "${S}_test_int8_unique_top.prototxt" >"$W/test_int8.prototxt"
       i1=$("$BIN/ufw" test_int8 -model="$W/test_int8.prototxt" -weights="$S.int8umodel" -iterations="$N" | awk '$1=="acc/top-1" {print $3}')
       d=$(awk -v a="$i1" -v b="$f1" 'BEGIN {printf "%+.2f", (a-b)*100}')
-      echo "| $target | $([ $pc = true ] && echo per-channel || echo per-tensor) | $m | $i1 | $d |"
+      echo "| $target | $wm | $m | $i1 | $d |"
     done
   done
 done

@@ -38,6 +38,28 @@ TEST_CASE("Per-channel max-abs: exact codes, ties away from zero, zero guard rep
   REQUIRE(g.zero_channels.empty());
 }
 
+TEST_CASE("Grouped weights (-conv_group): octaves of max-abs share the group's largest scale") {
+  // max-abs per channel: 254, 200 (ratio 1.27: group 0), 127 (ratio 2: group 1), 100 (2.54:
+  // group 1), 0 (zero guard), 1 (ratio 254: group 7, the last, which also takes smaller ones),
+  // 0.5 (ratio 508: group 7).
+  const std::vector<float> w = {254.f, -1.f, 200.f, 3.f, -127.f, 63.5f, 100.f, -50.f,
+                                0.f,   0.f,  1.f,   -0.5f, 0.5f, 0.25f};
+  auto r = quantize_weights_grouped(w, 7);
+  REQUIRE(r.threshold == std::vector<float>{254.f, 254.f, 127.f, 127.f, 1.f, 1.f, 1.f});
+  REQUIRE(r.zero_channels == std::vector<std::size_t>{4});
+  // Codes with the group scale: -1 / 2 = -0.5 -> -1 and 3 / 2 = 1.5 -> 2 (ties away), 100 / 1,
+  // the last group at s = 1/127: 0.5 -> 63.5 -> 64, 0.25 -> 31.75 -> 32.
+  REQUIRE(r.q == V8{127, -1, 100, 2, -127, 64, 100, -50, 0, 0, 127, -64, 64, 32});
+  // One channel, or all equal: the per-tensor result.
+  const std::vector<float> one = {0.5f, -2.f, 1.f};
+  REQUIRE(quantize_weights_grouped(one, 1).q == quantize_weights_per_tensor(one).q);
+  // All zero: guarded, finite.
+  const std::vector<float> zeros(6, 0.f);
+  auto z = quantize_weights_grouped(zeros, 3);
+  REQUIRE(z.zero_channels.size() == 3);
+  for (float s : z.scale) REQUIRE(std::isfinite(s));
+}
+
 TEST_CASE("Per-channel weights agree with fixed::quantize_int8 and use +-127 at the max") {
   std::mt19937_64 rng(3);
   std::normal_distribution<float> n(0.0f, 0.1f);

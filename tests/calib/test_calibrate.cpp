@@ -187,6 +187,35 @@ TEST_CASE("per-channel and BM1684 parameters", "[calib]") {
   CHECK(r.cosine.at("logits") > 0.8);
 }
 
+TEST_CASE("-conv_group: conv weights get per-group scales, FC stays per tensor", "[calib]") {
+  TempDir d("convgroup");
+  write_lmdb(d.p / "lmdb", 8, 2);
+  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  o.conv_group = true;
+  std::ostringstream log, warn;
+  const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
+  const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                 (d.p / "tiny.int8umodel").string());
+  for (const char* name : {"conv1", "conv2"}) {
+    const auto& c = layer(q, name);
+    INFO(name);
+    REQUIRE(c.blobs(0).per_channel_en());
+    REQUIRE(c.blobs(0).scaletofloatperchannel_size() == 4);
+    REQUIRE(c.int8_param().multiplier_size() == 4);
+    // Random init gives 4 channels within a few octaves: every channel's largest code is in
+    // the upper half of the range (its group's scale is at most twice its own).
+    const std::string& codes = c.blobs(0).int8_data();
+    const size_t per = codes.size() / 4;
+    for (size_t ch = 0; ch < 4; ++ch) {
+      int amax = 0;
+      for (size_t k = 0; k < per; ++k) amax = std::max(amax, std::abs(static_cast<int>(static_cast<int8_t>(codes[ch * per + k]))));
+      CHECK(amax >= 63);
+    }
+  }
+  CHECK_FALSE(layer(q, "fc").blobs(0).per_channel_en());
+  CHECK(r.cosine.at("logits") > 0.8);
+}
+
 TEST_CASE("a Deconvolution is quantised per output channel and runs in int8", "[calib]") {
   for (bool per_channel : {true, false}) {
     TempDir d("deconv");

@@ -32,7 +32,7 @@ const std::vector<FlagSpec>& flags() {
       {"fpfwd_outputs", FlagKind::String, "", "these layers and all after them run in float"},
       {"fpfwd_blocks", FlagKind::String, "", "from each layer up to the next compute layer in float"},
       {"accuracy_opt", FlagKind::Bool, "false", "depthwise convolutions in float"},
-      {"conv_group", FlagKind::Bool, "false", "accepted; per-channel weights (-per_channel) supersede it"},
+      {"conv_group", FlagKind::Bool, "false", "conv weights: one scale per group of output channels within an octave of amplitude (at most 8 groups); -per_channel supersedes it"},
       {"per_channel", FlagKind::Bool, "false", "per-output-channel weight scales"},
       {"fuse_preprocess", FlagKind::Bool, "false", "fold Data-layer mean/scale into the first convolution"},
       {"merge_depwise_scale", FlagKind::Bool, "false", "accepted; Scale after any conv is always merged"},
@@ -81,6 +81,7 @@ int run(int argc, char** argv) {
   o.fpfwd_blocks = f.list("fpfwd_blocks");
   o.accuracy_opt = f.boolean("accuracy_opt");
   o.per_channel = f.boolean("per_channel");
+  o.conv_group = f.boolean("conv_group");
   o.fuse_preprocess = f.boolean("fuse_preprocess");
   o.notmerge_conv_layer = f.list("notmerge_conv_layer");
   o.random_input_compare = f.boolean("random_input_compare");

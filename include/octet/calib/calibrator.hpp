@@ -43,6 +43,7 @@ struct CalibOptions {
   std::vector<std::string> fpfwd_inputs, fpfwd_outputs, fpfwd_blocks;
   bool accuracy_opt = false;
   bool per_channel = false;
+  bool conv_group = false;  // -conv_group: conv weight scales per amplitude group
   bool fuse_preprocess = false;
   std::vector<std::string> notmerge_conv_layer;
   bool random_input_compare = false;
@@ -282,6 +283,7 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
   QuantizeOptions qo;
   qo.target = parse_target(o.target);
   qo.per_channel = o.per_channel;
+  qo.conv_group = o.conv_group;
   // The test net keeps Data + label layers; quantise it whole (label layers run in float).
   Plan full_plan = r.plan;
   std::vector<std::string> label_layers;

@@ -33,6 +33,7 @@ inline Target parse_target(const std::string& s) {
 struct QuantizeOptions {
   Target target = Target::BM1684X;
   bool per_channel = false;
+  bool conv_group = false;  // without per_channel: conv weights get one scale per amplitude group
 };
 
 struct QuantizeReport {
@@ -108,7 +109,10 @@ inline void quantize_weighted(ufw::LayerParameter& l, float s_in, float s_out, c
   std::vector<float> w(rows.perm.size());
   for (size_t i = 0; i < w.size(); ++i) w[i] = wsrc.Get(static_cast<int>(rows.perm[i]));
   const int64_t C = rows.channels, per = static_cast<int64_t>(w.size()) / C;
+  const bool grouped = !o.per_channel && o.conv_group && l.type() != "InnerProduct";
+  const bool per_channel = o.per_channel || grouped;  // groups are stored as per-channel scales
   WeightQuant wq = o.per_channel ? quantize_weights_per_channel(w, static_cast<size_t>(C), 127, l.name())
+                   : grouped     ? quantize_weights_grouped(w, static_cast<size_t>(C), 127, l.name())
                                  : quantize_weights_per_tensor(w, 127, l.name());
   if (!wq.zero_channels.empty())
     rep.warnings.push_back("layer " + l.name() + ": " + std::to_string(wq.zero_channels.size()) +
@@ -156,8 +160,8 @@ inline void quantize_weighted(ufw::LayerParameter& l, float s_in, float s_out, c
   for (size_t i = 0; i < rows.perm.size(); ++i) bytes[static_cast<size_t>(rows.perm[i])] = static_cast<char>(wq.q[i]);
   wb.set_int8_data(bytes);
   wb.set_dtype(ufw::BlobProto::INT8);
-  wb.set_per_channel_en(o.per_channel);
-  if (o.per_channel) {
+  wb.set_per_channel_en(per_channel);
+  if (per_channel) {
     for (float s : sw) wb.add_scaletofloatperchannel(s);
   } else {
     wb.set_scaletofloat(sw[0]);

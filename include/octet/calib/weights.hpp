@@ -4,6 +4,7 @@
 // Uses the fixed/ rounding rule (half away from zero) so exported weights match the int8
 // engine. Depends on fixed/ and core/error.hpp only; must not depend on proto, ir/ or the runtime.
 #pragma once
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -70,6 +71,43 @@ inline WeightQuant quantize_weights_per_channel(std::span<const float> w, std::s
     r.threshold[c] = t;
     r.scale[c] = s;
     for (std::size_t k = 0; k < per; ++k) r.q[c * per + k] = detail::quantize_sym(row[k], s, qmax);
+  }
+  return r;
+}
+
+// NNTC's -conv_group: output channels grouped by amplitude, one scale per group. A channel
+// whose max-abs T_c lies in the octave (T_max / 2^(g+1), T_max / 2^g] joins group g (the last
+// group takes everything smaller), and every channel of a group is quantised with the
+// group's largest T_c. So no channel uses less than half of the int8 range (except in the
+// last group), while the layer keeps a handful of scales instead of one per channel.
+// All-zero channels get the zero guard as in per-channel mode.
+inline constexpr int kMaxWeightGroups = 8;
+
+inline WeightQuant quantize_weights_grouped(std::span<const float> w, std::size_t channels, int qmax = 127,
+                                            std::string_view what = "weights") {
+  WeightQuant r = quantize_weights_per_channel(w, channels, qmax, what);  // validates, T_c per channel
+  std::vector<int> group(channels, 0);  // -1: zero channel (keeps its guard)
+  for (std::size_t c : r.zero_channels) group[c] = -1;
+  float tmax = 0.0f;
+  for (std::size_t c = 0; c < channels; ++c)
+    if (group[c] == 0) tmax = std::max(tmax, r.threshold[c]);
+  if (tmax == 0.0f) return r;  // every channel is zero
+  float gmax[kMaxWeightGroups] = {};
+  for (std::size_t c = 0; c < channels; ++c) {
+    if (group[c] < 0) continue;
+    int e = 0;
+    std::frexp(static_cast<double>(tmax) / static_cast<double>(r.threshold[c]), &e);  // ratio in [2^(e-1), 2^e)
+    const int g = std::min(e - 1, kMaxWeightGroups - 1);
+    group[c] = g;
+    gmax[g] = std::max(gmax[g], r.threshold[c]);
+  }
+  const std::size_t per = w.size() / channels;
+  for (std::size_t c = 0; c < channels; ++c) {
+    if (group[c] < 0) continue;
+    const float t = gmax[group[c]], s = t / static_cast<float>(qmax);
+    r.threshold[c] = t;
+    r.scale[c] = s;
+    for (std::size_t k = 0; k < per; ++k) r.q[c * per + k] = detail::quantize_sym(w[c * per + k], s, qmax);
   }
   return r;
 }
