@@ -1,0 +1,197 @@
+// collect_statistics reads each blob right after the last layer that writes it
+// (Net::forward(after_layer) + Net::final_writers). These tests pin that this sees exactly the
+// values a read after the whole forward sees: in-place layers (BatchNorm/Scale/ReLU writing
+// their bottom), a fused conv+ReLU chain whose inner blob is never written, and a fused
+// Eltwise+ReLU.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include "octet/calib/collect.hpp"
+#include "octet/data/lmdb.hpp"
+#include "octet/engine/init_weights.hpp"
+#include "octet/ir/umodel.hpp"
+
+using namespace octet;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path p;
+  TempDir() {
+    static int n = 0;
+    p = fs::temp_directory_path() / ("octet_collect_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    fs::remove_all(p);
+    fs::create_directories(p);
+  }
+  ~TempDir() { fs::remove_all(p); }
+};
+
+void write_lmdb(const fs::path& dir, int records) {
+  data::LmdbWriter w(dir);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int r = 0; r < records; ++r) {
+    std::vector<float> v(2 * 8 * 8);
+    for (auto& x : v) x = nd(rng);
+    w.put(data::Sample::from<float>({1, 2, 8, 8}, v, DType::F32, r % 4));
+  }
+  w.close();
+}
+
+// c1: conv1 then BatchNorm, Scale and ReLU all in place (its final value comes from relu1).
+// c2 -> r2: a conv + ReLU chain with its own top (fused: the conv writes r2, c2 is never written).
+// s: Eltwise then ReLU in place (fused: one Eltwise with the activation).
+ufw::NetParameter tiny_net(const fs::path& lmdb) {
+  const ufw::NetParameter p = ir::parse_prototxt(R"(
+name: "collect"
+layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TEST }
+  data_param { source: ")" + lmdb.string() + R"(" batch_size: 0 backend: LMDB } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "bn1" type: "BatchNorm" bottom: "c1" top: "c1" }
+layer { name: "sc1" type: "Scale" bottom: "c1" top: "c1" scale_param { bias_term: true } }
+layer { name: "relu1" type: "ReLU" bottom: "c1" top: "c1" }
+layer { name: "pool1" type: "Pooling" bottom: "c1" top: "p1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "conv2" type: "Convolution" bottom: "p1" top: "c2" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "relu_c2" type: "ReLU" bottom: "c2" top: "r2" }
+layer { name: "add" type: "Eltwise" bottom: "r2" bottom: "p1" top: "s" }
+layer { name: "relu2" type: "ReLU" bottom: "s" top: "s" }
+layer { name: "gap" type: "Pooling" bottom: "s" top: "g" pooling_param { pool: AVE global_pooling: true } }
+layer { name: "fc" type: "InnerProduct" bottom: "g" top: "logits" inner_product_param { num_output: 4 } }
+)");
+  return engine::init_random_weights(p, 5);
+}
+
+size_t layer_index(const engine::Net& net, const std::string& name) {
+  for (size_t k = 0; k < net.layers().size(); ++k)
+    if (net.layers()[k].name == name) return k;
+  FAIL("no layer " << name);
+  return 0;
+}
+
+std::vector<float> copy_of(const engine::Net& net, const std::string& b) {
+  const auto& t = net.blob(b);
+  return std::vector<float>(t.data(), t.data() + t.size());
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("Net::final_writers names the last layer writing each blob, fused or not", "[calib][engine]") {
+  TempDir d;
+  write_lmdb(d.p / "lmdb", 4);
+  const auto p = tiny_net(d.p / "lmdb");
+  auto writer_of = [](const engine::Net& net, const std::string& b) {
+    const auto w = net.final_writers();
+    const auto& names = net.blob_names();
+    return w[static_cast<size_t>(std::find(names.begin(), names.end(), b) - names.begin())];
+  };
+  {
+    engine::Net net(p);
+    CHECK(writer_of(net, "data") == layer_index(net, "data"));
+    CHECK(writer_of(net, "c1") == layer_index(net, "relu1"));  // not conv1: written in place three times more
+    CHECK(writer_of(net, "c2") == layer_index(net, "conv2"));
+    CHECK(writer_of(net, "r2") == layer_index(net, "relu_c2"));
+    CHECK(writer_of(net, "s") == layer_index(net, "relu2"));
+  }
+  engine::NetOptions fo;
+  fo.fuse = true;
+  engine::Net net(p, fo);
+  REQUIRE(net.fused_layers() == std::vector<std::string>{"bn1", "sc1", "relu1", "relu_c2", "relu2"});
+  CHECK(writer_of(net, "c1") == layer_index(net, "conv1"));
+  CHECK(writer_of(net, "c2") == std::nullopt);  // inside the fused chain: never written
+  CHECK(writer_of(net, "r2") == layer_index(net, "conv2"));
+  CHECK(writer_of(net, "s") == layer_index(net, "add"));
+}
+
+TEST_CASE("Net::forward(after_layer): each run layer once, in order; blobs read at their final writer equal the "
+          "blobs after the forward",
+          "[calib][engine]") {
+  TempDir d;
+  write_lmdb(d.p / "lmdb", 4);
+  const auto p = tiny_net(d.p / "lmdb");
+  for (const bool fuse : {false, true}) {
+    DYNAMIC_SECTION("fuse " << fuse) {
+      engine::NetOptions o;
+      o.fuse = fuse;
+      engine::Net net(p, o);
+      const auto fused = net.fused_layers();
+      std::vector<size_t> want_calls;
+      for (size_t k = 0; k < net.layers().size(); ++k)
+        if (std::find(fused.begin(), fused.end(), net.layers()[k].name) == fused.end()) want_calls.push_back(k);
+      const auto writers = net.final_writers();
+      const auto& names = net.blob_names();
+      for (int it = 0; it < 3; ++it) {  // the Data layer advances: three different inputs
+        std::vector<size_t> calls;
+        std::map<std::string, std::vector<float>> at_writer, at_conv1;
+        net.forward([&](size_t k) {
+          calls.push_back(k);
+          if (k == layer_index(net, "conv1")) at_conv1["c1"] = copy_of(net, "c1");
+          for (size_t b = 0; b < names.size(); ++b)
+            if (writers[b] == k) at_writer[names[b]] = copy_of(net, names[b]);
+        });
+        CHECK(calls == want_calls);
+        for (size_t b = 0; b < names.size(); ++b) {
+          if (!writers[b]) at_writer[names[b]] = copy_of(net, names[b]);
+          INFO("blob " << names[b]);
+          CHECK(same_bits(at_writer.at(names[b]), copy_of(net, names[b])));
+        }
+        // Reading c1 after the conv (its first writer) would have seen the pre-ReLU values.
+        const auto& c1 = copy_of(net, "c1");
+        CHECK(same_bits(at_conv1.at("c1"), c1) == fuse);
+        CHECK(std::all_of(c1.begin(), c1.end(), [](float v) { return v >= 0.0f; }));
+      }
+    }
+  }
+}
+
+TEST_CASE("collect_statistics equals collecting every blob after each whole forward", "[calib]") {
+  TempDir d;
+  write_lmdb(d.p / "lmdb", 6);
+  const auto p = tiny_net(d.p / "lmdb");
+  const auto skip = calib::label_blobs(p);
+  const std::set<std::string> range_only = {"c2", "p1"};
+  for (const bool fuse : {false, true}) {
+    DYNAMIC_SECTION("fuse " << fuse) {
+      engine::NetOptions o;
+      o.fuse = fuse;
+      engine::Net net(p, o);
+      std::ostringstream warn;
+      const auto got = calib::collect_statistics(net, 5, 512, skip, range_only, warn);
+      CHECK(got.iterations == 5);
+
+      engine::Net ref_net(p, o);
+      std::vector<calib::NamedStats> want;
+      std::vector<calib::StreamingStats> st;
+      std::vector<std::string> names;
+      for (const auto& b : ref_net.blob_names())
+        if (!skip.count(b)) {
+          names.push_back(b);
+          st.emplace_back(512, !range_only.count(b));
+        }
+      for (int it = 0; it < 5; ++it) {
+        ref_net.forward();
+        for (size_t k = 0; k < names.size(); ++k) {
+          const auto& t = ref_net.blob(names[k]);
+          st[k].update(std::span<const float>(t.data(), static_cast<size_t>(t.size())));
+        }
+      }
+      for (size_t k = 0; k < names.size(); ++k) want.emplace_back(names[k], st[k].finish());
+      REQUIRE(got.stats.size() == want.size());
+      CHECK(calib::serialize_stats(got.stats) == calib::serialize_stats(want));
+      for (size_t k = 0; k < want.size(); ++k) {
+        INFO("blob " << want[k].first);
+        CHECK(got.stats[k].first == want[k].first);
+        CHECK(got.stats[k].second == want[k].second);
+      }
+    }
+  }
+}
