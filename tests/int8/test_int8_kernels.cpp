@@ -63,9 +63,9 @@ Int8Requant random_requant(int64_t channels, std::mt19937& rng, bool per_channel
   return rq;
 }
 
-// Returns whether the direct (channel-quad) kernel ran.
+// Returns the conv (after the checks) so callers can ask which kernel ran.
 template <typename TI, typename TO>
-bool check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc,
+Int8Conv2d check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc,
                 const Int8Requant& rq, std::mt19937& rng, int mode) {
   const Conv2dShape s = conv2d_shape(p, n, c, h, w, oc);
   const auto in = random_codes<TI>(static_cast<size_t>(n * c * h * w), rng, mode);
@@ -82,7 +82,7 @@ bool check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, int64_t 
   // Twice: no state carried between calls.
   conv.template forward<TI, TO>(in.data(), got.data());
   REQUIRE(got == ref);
-  return conv.direct();
+  return conv;
 }
 
 }  // namespace
@@ -190,13 +190,51 @@ TEST_CASE("int8 conv: the direct kernel (channel-quad planes, phase planes) equa
       p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
       for (int mode : {0, 1, 2}) {
         const bool d = check_conv<std::int8_t, std::int8_t>(p, 3, cs.c, cs.h, cs.w, cs.oc,
-                                                             random_requant(cs.oc, rng, true, -127, 127), rng, mode);
+                                                             random_requant(cs.oc, rng, true, -127, 127), rng, mode)
+                           .direct();
         check_conv<std::uint8_t, std::uint8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, random_requant(cs.oc, rng, false, 0, 255),
                                                rng, mode);
         check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
         check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
         INFO("k" << cs.k << " s" << cs.s << " " << cs.h << "x" << cs.w);
         REQUIRE(d == int8_direct::kAvailable);
+      }
+    }
+  }
+  set_num_threads(1);
+}
+
+TEST_CASE("int8 depthwise: the permute + vpdpbusd kernel equals the reference", "[int8][conv]") {
+  std::mt19937 rng(11);
+  struct Case {
+    int64_t k, s, pad, dil, c, h, w;
+  };
+  // 3x3 and 5x5/7x7 (two weight quads), strides 1-4, dilation, rows of 1-8 pixel blocks with
+  // ragged ends, pads wider than the kernel reach.
+  const std::vector<Case> cases = {
+      {3, 1, 1, 1, 16, 56, 56}, {3, 2, 1, 1, 8, 28, 29}, {5, 1, 2, 1, 5, 9, 17}, {7, 2, 3, 1, 4, 15, 15},
+      {3, 1, 2, 2, 3, 7, 35},   {3, 4, 1, 1, 6, 13, 70}, {1, 1, 0, 1, 4, 3, 5},  {3, 1, 3, 1, 2, 4, 4},
+      {3, 1, 1, 1, 9, 7, 7},    {5, 2, 2, 1, 3, 112, 112},
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& cs : cases) {
+      Conv2dParams p;
+      p.kernel_h = p.kernel_w = cs.k;
+      p.stride_h = p.stride_w = cs.s;
+      p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
+      p.dilation_h = p.dilation_w = cs.dil;
+      p.group = cs.c;
+      for (int mode : {0, 1, 2}) {
+        INFO("k" << cs.k << " s" << cs.s << " pad " << cs.pad << " d" << cs.dil << " " << cs.h << "x" << cs.w);
+        const auto conv = check_conv<std::int8_t, std::int8_t>(p, 2, cs.c, cs.h, cs.w, cs.c,
+                                                                random_requant(cs.c, rng, true, -127, 127), rng, mode);
+        check_conv<std::uint8_t, std::uint8_t>(p, 3, cs.c, cs.h, cs.w, cs.c, random_requant(cs.c, rng, true, 0, 255), rng, mode);
+        check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.c, int8_requant_identity(), rng, mode);
+        check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.c, int8_requant_identity(), rng, mode);
+#if defined(OCTET_INT8_DEPTHWISE_VBMI)
+        REQUIRE(conv.depthwise_vbmi());
+#endif
       }
     }
   }

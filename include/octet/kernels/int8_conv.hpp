@@ -6,7 +6,9 @@
 //   reference::conv2d_s8 / inner_product_s8   plain loop nests, the definition.
 //   Int8Conv2d      weights packed once (setup), then forward picks
 //                     Gemm1x1    1x1 stride 1 unpadded: GEMM straight over the input,
-//                     Depthwise  group == in_c: direct loops over int32 row accumulators,
+//                     Depthwise  group == in_c: (AVX-512 VBMI + VNNI, multiplier 1) 4 taps per
+//                                vpdpbusd from permuted padded rows (int8_direct.hpp); else
+//                                direct loops over int32 row accumulators,
 //                     direct     (AVX-512 VNNI) what the fp32 direct kernel takes: taps read
 //                                from channel-quad planes of the input (int8_direct.hpp),
 //                     Im2colGemm everything else: int8 im2col into an owned buffer + GEMM.
@@ -121,6 +123,33 @@ inline void requant_row(const Int8Requant& rq, int64_t c, const std::int32_t* ac
       r = _mm512_mask_sub_epi64(r, neg, zero, r);
       return _mm512_min_epi64(_mm512_max_epi64(r, vlo), vhi);
     };
+    if constexpr (!std::is_same_v<TO, std::int32_t>) {
+      // 16 lanes for 8-bit outputs: magnitudes through the unsigned 32x32->64 multiply
+      // (|v| <= 2^31 fits u32, so even INT_MIN is exact), even and odd lanes separately, then
+      // the sign back and the output clamp in int32 lanes. Magnitudes are capped at 2^31 - 1
+      // first, which changes nothing once the result is clamped to an 8-bit range.
+      const __m512i lim = _mm512_set1_epi32(b >= 0 ? static_cast<std::int32_t>(std::numeric_limits<std::int32_t>::max() - b)
+                                                   : static_cast<std::int32_t>(std::numeric_limits<std::int32_t>::min() - b));
+      const __m512i b32 = _mm512_set1_epi32(static_cast<std::int32_t>(b)), m32 = _mm512_set1_epi64(m);
+      const __m512i cap = _mm512_set1_epi64(std::numeric_limits<std::int32_t>::max());
+      const __m512i lo32 = _mm512_set1_epi32(lo), hi32 = _mm512_set1_epi32(hi);
+      const __m512i zero32 = _mm512_setzero_si512();
+      auto magnitude = [&](__m512i a) {  // min((a_lo32 * m + half) >> sh, 2^31 - 1) per int64 lane
+        return _mm512_min_epu64(_mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(a, m32), half), cnt), cap);
+      };
+      for (; j + 16 <= n; j += 16) {
+        __m512i v = _mm512_loadu_si512(acc + j);
+        // saturate_int32(acc + b) without widening: clip acc to where the add cannot overflow.
+        v = _mm512_add_epi32(b >= 0 ? _mm512_min_epi32(v, lim) : _mm512_max_epi32(v, lim), b32);
+        const __mmask16 neg = _mm512_cmplt_epi32_mask(v, zero32);
+        const __m512i a = _mm512_abs_epi32(v);
+        const __m512i re = magnitude(a), ro = magnitude(_mm512_srli_epi64(a, 32));
+        __m512i r = _mm512_mask_blend_epi32(0xAAAA, re, _mm512_slli_epi64(ro, 32));
+        r = _mm512_mask_sub_epi32(r, neg, zero32, r);
+        r = _mm512_min_epi32(_mm512_max_epi32(r, lo32), hi32);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), _mm512_cvtepi32_epi8(r));
+      }
+    }
     for (; j + 8 <= n; j += 8) {
       const __m512i r = eight(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)));
       if constexpr (std::is_same_v<TO, std::int32_t>)
@@ -267,6 +296,10 @@ class Int8Conv2d {
       throw UnsupportedError("int8 convolution: reduction length " + std::to_string(kg) +
                              " could overflow the int32 accumulator");
     if (algo_ == Conv2dAlgo::Depthwise) {
+#if defined(OCTET_INT8_DEPTHWISE_VBMI)
+      dw_vbmi_ = int8_direct::depthwise_applies(p, s);
+      if (dw_vbmi_) dw_.setup(p, s, w);
+#endif
       wdw_.assign(w, w + s.out_c * p.kernel_h * p.kernel_w);
       packed_.clear();
       col_.clear();
@@ -292,6 +325,7 @@ class Int8Conv2d {
   const Conv2dShape& shape() const { return s_; }
   Conv2dAlgo algo() const { return algo_; }
   bool direct() const { return direct_; }
+  bool depthwise_vbmi() const { return dw_vbmi_; }
   const Int8Requant& requant() const { return rq_; }
 
   template <Int8Activation TI, Int8Output TO>
@@ -299,6 +333,14 @@ class Int8Conv2d {
     const Conv2dShape& s = s_;
     const int64_t ipl = s.in_h * s.in_w, opl = s.out_h * s.out_w;
     if (algo_ == Conv2dAlgo::Depthwise) {
+#if defined(OCTET_INT8_DEPTHWISE_VBMI)
+      if (dw_vbmi_) {
+        dw_.run(in, [&](int64_t n, int64_t c, const std::int32_t* acc) {
+          int8_conv_detail::requant_row(rq_, c, acc, opl, out + (n * s.out_c + c) * opl);
+        });
+        return;
+      }
+#endif
       depthwise(in, out);
       return;
     }
@@ -407,8 +449,12 @@ class Int8Conv2d {
   Int8Requant rq_;
   Conv2dAlgo algo_ = Conv2dAlgo::Im2colGemm;
   bool direct_ = false;
+  bool dw_vbmi_ = false;
 #if defined(OCTET_INT8_DIRECT)
   int8_direct::Conv direct_conv_;
+#endif
+#if defined(OCTET_INT8_DEPTHWISE_VBMI)
+  int8_direct::Depthwise dw_;
 #endif
   std::vector<PackedInt8A> packed_;
   std::vector<std::int8_t> wdw_;
