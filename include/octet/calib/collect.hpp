@@ -96,7 +96,7 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
   const auto& all = net.blob_names();
   std::vector<std::string> names;
   std::vector<StreamingStats> st;
-  std::vector<const engine::FloatTensor*> ptr;
+  std::vector<std::span<const float>> data;  // forward() does not reallocate blobs
   // after_layer[k] lists the stats (indices into names) read once layer k has run.
   std::vector<std::vector<size_t>> after_layer(net.layers().size());
   std::vector<size_t> after_forward;
@@ -106,12 +106,11 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
     const size_t k = names.size();
     names.push_back(all[b]);
     st.emplace_back(binnum, !range_only.count(all[b]));
-    ptr.push_back(&net.blob(all[b]));
+    const engine::FloatTensor& t = net.blob(all[b]);
+    data.emplace_back(t.data(), static_cast<size_t>(t.size()));
     (writers[b] ? after_layer[*writers[b]] : after_forward).push_back(k);
   }
-  auto feed = [&](size_t k) {
-    st[k].update(std::span<const float>(ptr[k]->data(), static_cast<size_t>(ptr[k]->size())));
-  };
+  auto feed = [&](size_t k) { st[k].update(data[k]); };
   Progress bar("calibration", n);
   for (int it = 0; it < n; ++it) {
     net.forward([&](size_t layer) {
