@@ -189,15 +189,52 @@ TEST_CASE("int8 conv: the direct kernel (channel-quad planes, phase planes) equa
       p.stride_h = p.stride_w = cs.s;
       p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
       for (int mode : {0, 1, 2}) {
-        const bool d = check_conv<std::int8_t, std::int8_t>(p, 3, cs.c, cs.h, cs.w, cs.oc,
-                                                             random_requant(cs.oc, rng, true, -127, 127), rng, mode)
-                           .direct();
+        const auto conv = check_conv<std::int8_t, std::int8_t>(p, 3, cs.c, cs.h, cs.w, cs.oc,
+                                                                random_requant(cs.oc, rng, true, -127, 127), rng, mode);
+        // Fewer than 4 input channels take the tap-quad kernel where the CPU has VBMI.
+        const bool d = conv.direct() || conv.tap_quad();
         check_conv<std::uint8_t, std::uint8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, random_requant(cs.oc, rng, false, 0, 255),
                                                rng, mode);
         check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
         check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
         INFO("k" << cs.k << " s" << cs.s << " " << cs.h << "x" << cs.w);
         REQUIRE(d == int8_direct::kAvailable);
+      }
+    }
+  }
+  set_num_threads(1);
+}
+
+TEST_CASE("int8 conv with 1-3 input channels: the tap-quad kernel equals the reference", "[int8][conv]") {
+  std::mt19937 rng(12);
+  struct Case {
+    int64_t kh, kw, s, pt, pl, pb, pr, dil, c, oc, h, w;
+  };
+  // Stems (3x3 s1/s2, 7x7 s2 pad 3), "valid" and asymmetric pads, dilation, 5-wide kernels (two
+  // quads), out channels not a multiple of 8, rows of 1-4 blocks with ragged ends.
+  const std::vector<Case> cases = {
+      {3, 3, 1, 1, 1, 1, 1, 1, 1, 16, 28, 28}, {3, 3, 2, 1, 1, 1, 1, 1, 3, 8, 15, 17}, {7, 7, 2, 3, 3, 3, 3, 1, 3, 9, 23, 40},
+      {5, 5, 1, 0, 0, 0, 0, 1, 2, 5, 9, 12},   {3, 5, 1, 0, 2, 1, 0, 1, 1, 4, 6, 7},   {3, 3, 1, 2, 2, 2, 2, 2, 2, 3, 8, 70},
+      {1, 1, 2, 0, 0, 0, 0, 1, 3, 6, 7, 9},    {3, 3, 4, 1, 1, 1, 1, 1, 1, 2, 13, 13},
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& cs : cases) {
+      Conv2dParams p;
+      p.kernel_h = cs.kh, p.kernel_w = cs.kw;
+      p.stride_h = p.stride_w = cs.s;
+      p.pad_top = cs.pt, p.pad_left = cs.pl, p.pad_bottom = cs.pb, p.pad_right = cs.pr;
+      p.dilation_h = p.dilation_w = cs.dil;
+      for (int mode : {0, 1, 2}) {
+        INFO("k" << cs.kh << "x" << cs.kw << " s" << cs.s << " c" << cs.c << " " << cs.h << "x" << cs.w);
+        const auto conv = check_conv<std::int8_t, std::int8_t>(p, 3, cs.c, cs.h, cs.w, cs.oc,
+                                                                random_requant(cs.oc, rng, true, -127, 127), rng, mode);
+        check_conv<std::uint8_t, std::uint8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, random_requant(cs.oc, rng, false, 0, 255), rng, mode);
+        check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
+        check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
+#if defined(OCTET_INT8_DEPTHWISE_VBMI)
+        REQUIRE(conv.tap_quad());
+#endif
       }
     }
   }

@@ -9,6 +9,8 @@
 //                     Depthwise  group == in_c: (AVX-512 VBMI + VNNI, multiplier 1) 4 taps per
 //                                vpdpbusd from permuted padded rows (int8_direct.hpp); else
 //                                direct loops over int32 row accumulators,
+//                     tap quads  (AVX-512 VBMI + VNNI) fewer than 4 input channels: quads of
+//                                kernel-row taps from permuted padded rows (int8_direct.hpp),
 //                     direct     (AVX-512 VNNI) what the fp32 direct kernel takes: taps read
 //                                from channel-quad planes of the input (int8_direct.hpp),
 //                     Im2colGemm everything else: int8 im2col into an owned buffer + GEMM.
@@ -305,6 +307,15 @@ class Int8Conv2d {
       col_.clear();
       return;
     }
+#if defined(OCTET_INT8_DEPTHWISE_VBMI)
+    tap_quad_ = algo_ == Conv2dAlgo::Im2colGemm && int8_direct::tap_quad_applies(p, s);
+    if (tap_quad_) {
+      tq_.setup(p, s, w);
+      packed_.clear();
+      col_.clear();
+      return;
+    }
+#endif
 #if defined(OCTET_INT8_DIRECT)
     direct_ = algo_ == Conv2dAlgo::Im2colGemm && int8_direct::applies(p, s);
     if (direct_) {
@@ -326,6 +337,7 @@ class Int8Conv2d {
   Conv2dAlgo algo() const { return algo_; }
   bool direct() const { return direct_; }
   bool depthwise_vbmi() const { return dw_vbmi_; }
+  bool tap_quad() const { return tap_quad_; }
   const Int8Requant& requant() const { return rq_; }
 
   template <Int8Activation TI, Int8Output TO>
@@ -344,6 +356,15 @@ class Int8Conv2d {
       depthwise(in, out);
       return;
     }
+#if defined(OCTET_INT8_DEPTHWISE_VBMI)
+    if (tap_quad_) {
+      tq_.run(in, [&](int64_t n, const std::int32_t* acc) {
+        for (int64_t m = 0; m < s.out_c; ++m)
+          int8_conv_detail::requant_row(rq_, m, acc + m * tq_.channel_stride(), opl, out + (n * s.out_c + m) * opl);
+      });
+      return;
+    }
+#endif
 #if defined(OCTET_INT8_DIRECT)
     if (direct_) {
       direct_conv_.run(in, 0, s.batch, [&](int64_t n, int64_t m, int64_t px0, int64_t cnt, const std::int32_t* acc) {
@@ -450,11 +471,13 @@ class Int8Conv2d {
   Conv2dAlgo algo_ = Conv2dAlgo::Im2colGemm;
   bool direct_ = false;
   bool dw_vbmi_ = false;
+  bool tap_quad_ = false;
 #if defined(OCTET_INT8_DIRECT)
   int8_direct::Conv direct_conv_;
 #endif
 #if defined(OCTET_INT8_DEPTHWISE_VBMI)
   int8_direct::Depthwise dw_;
+  int8_direct::TapQuadConv tq_;
 #endif
   std::vector<PackedInt8A> packed_;
   std::vector<std::int8_t> wdw_;

@@ -187,10 +187,6 @@ inline void micro(int64_t quads, int64_t plane, const conv_gemm::DirectTile& t, 
 #if defined(__AVX512VBMI__)
 #define OCTET_INT8_DEPTHWISE_VBMI 1
 
-inline bool depthwise_applies(const Conv2dParams& p, const Conv2dShape& s) {
-  return p.group == s.in_c && s.out_c == s.in_c && p.stride_w * 15 + p.dilation_w * 3 < 64 && p.kernel_w <= 16;
-}
-
 // dst[0, pitch) = pad fill, then src[0, w) offset by flip, then fill. Masked 64-byte moves:
 // the rows are 7-112 bytes, where an auto-vectorised loop runs mostly in its scalar tail.
 inline void padded_row(const std::uint8_t* src, int64_t w, int64_t pad_left, int64_t pitch, std::uint8_t flip,
@@ -205,27 +201,55 @@ inline void padded_row(const std::uint8_t* src, int64_t w, int64_t pad_left, int
   std::memset(dst + pad_left + w, flip, static_cast<size_t>(pitch - pad_left - w));
 }
 
+// How one kernel row's taps are read from a padded row: quads of four taps (kw = 4j..4j+3),
+// the vpermb index that gives output pixel i of a 16-pixel vector its four bytes, and the row
+// pitch with enough fill after the row for the last vector's 64-byte loads.
+struct RowTaps {
+  int64_t quads = 0, pitch = 0;
+  std::uint8_t perm[64] = {};
+
+  static bool fits(const Conv2dParams& p) { return p.stride_w * 15 + p.dilation_w * 3 < 64 && p.kernel_w <= 16; }
+  // `vectors` 16-pixel vectors per block of output pixels.
+  void setup(const Conv2dParams& p, const Conv2dShape& s, int64_t vectors) {
+    quads = (p.kernel_w + 3) / 4;
+    pitch = int8_gemm_detail::round_up(
+        p.pad_left + s.in_w + p.pad_right + 16 * (vectors - 1) * p.stride_w + 4 * quads * p.dilation_w + 64, 64);
+    for (int i = 0; i < 16; ++i)
+      for (int t = 0; t < 4; ++t) perm[4 * i + t] = static_cast<std::uint8_t>(p.stride_w * i + p.dilation_w * t);
+  }
+  // Four taps of kernel row (c, kh), quad j: w[((c * KH + kh) * KW + 4j + t] packed in an int32.
+  static std::int32_t weight_quad(const std::int8_t* w_row, int64_t kernel_w, int64_t j, std::int32_t* sum) {
+    std::int32_t q = 0;
+    auto* b = reinterpret_cast<std::int8_t*>(&q);
+    for (int64_t t = 0; t < 4 && 4 * j + t < kernel_w; ++t) {
+      b[t] = w_row[4 * j + t];
+      *sum += b[t];
+    }
+    return q;
+  }
+};
+
+inline bool depthwise_applies(const Conv2dParams& p, const Conv2dShape& s) {
+  return p.group == s.in_c && s.out_c == s.in_c && RowTaps::fits(p);
+}
+
 class Depthwise {
  public:
   // w: [C, 1, kh, kw] int8.
   void setup(const Conv2dParams& p, const Conv2dShape& s, const std::int8_t* w) {
     p_ = p;
     s_ = s;
-    quads_ = (p.kernel_w + 3) / 4;
-    // Enough fill after the row for the last block's 64-byte loads.
-    pitch_ = int8_gemm_detail::round_up(p.pad_left + s.in_w + p.pad_right + 4 * quads_ * p.dilation_w + 64, 64);
+    taps_.setup(p, s, 1);
+    quads_ = taps_.quads;
+    pitch_ = taps_.pitch;
     wq_.assign(static_cast<size_t>(s.in_c * p.kernel_h * quads_), 0);
     row_sum_.assign(static_cast<size_t>(s.in_c * p.kernel_h), 0);
     for (int64_t c = 0; c < s.in_c; ++c)
       for (int64_t kh = 0; kh < p.kernel_h; ++kh)
-        for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-          const std::int8_t v = w[(c * p.kernel_h + kh) * p.kernel_w + kw];
-          auto* q = reinterpret_cast<std::int8_t*>(&wq_[static_cast<size_t>((c * p.kernel_h + kh) * quads_ + kw / 4)]);
-          q[kw % 4] = v;
-          row_sum_[static_cast<size_t>(c * p.kernel_h + kh)] += v;
-        }
-    for (int i = 0; i < 16; ++i)
-      for (int t = 0; t < 4; ++t) perm_[4 * i + t] = static_cast<std::uint8_t>(p.stride_w * i + p.dilation_w * t);
+        for (int64_t j = 0; j < quads_; ++j)
+          wq_[static_cast<size_t>((c * p.kernel_h + kh) * quads_ + j)] =
+              RowTaps::weight_quad(w + (c * p.kernel_h + kh) * p.kernel_w, p.kernel_w, j,
+                                   &row_sum_[static_cast<size_t>(c * p.kernel_h + kh)]);
   }
 
   // `emit(n, c, acc)` receives output channel c of image n: OH * OW exact int32 sums.
@@ -235,7 +259,7 @@ class Depthwise {
     const Conv2dParams& p = p_;
     const Conv2dShape& s = s_;
     const int64_t ipl = s.in_h * s.in_w, OW = s.out_w, blocks = (OW + 15) / 16;
-    const __m512i perm = _mm512_loadu_si512(perm_);
+    const __m512i perm = _mm512_loadu_si512(taps_.perm);
     // Locals, not members, in the loops below.
     const int64_t C = s.in_c, H = s.in_h, W = s.in_w, OH = s.out_h, KH = p.kernel_h, Q = quads_, pitch = pitch_;
     const int64_t pad_l = p.pad_left, pad_t = p.pad_top, sh = p.stride_h, dh = p.dilation_h;
@@ -282,7 +306,114 @@ class Depthwise {
   int64_t quads_ = 0, pitch_ = 0;
   std::vector<std::int32_t> wq_;       // [C][kh][quads] four int8 weights per int32
   std::vector<std::int32_t> row_sum_;  // [C][kh] sum of the row's weights (offset correction)
-  std::uint8_t perm_[64] = {};
+  RowTaps taps_;
+};
+
+// ---- Convolutions with fewer than 4 input channels (image stems) --------------------------
+// The channel-quad kernel would fill 1-3 of every 4 bytes with padding there (a 1-channel
+// stem ran 1.5x slower than fp32). Here the quads hold four taps of a kernel row instead, as
+// in Depthwise: per block of 32 output pixels the (channel, kernel row, quad) vectors are
+// built once by load + vpermb and every 8-row block of output channels runs vpdpbusd over
+// them. Rows above and below the image read a fill row, so every tap is accumulated and the
+// +128 correction is the same for every pixel. Any output size (no "same" requirement).
+inline bool tap_quad_applies(const Conv2dParams& p, const Conv2dShape& s) {
+  return p.group == 1 && s.in_c < 4 && RowTaps::fits(p);
+}
+
+class TapQuadConv {
+ public:
+  static constexpr int64_t kVectors = 2;  // 16-pixel vectors per block
+
+  // w: [O, C, kh, kw] int8.
+  void setup(const Conv2dParams& p, const Conv2dShape& s, const std::int8_t* w) {
+    p_ = p;
+    s_ = s;
+    taps_.setup(p, s, kVectors);
+    kq_ = s.in_c * p.kernel_h * taps_.quads;
+    const int64_t mblocks = (s.out_c + kMR - 1) / kMR;
+    wq_.assign(static_cast<size_t>(mblocks * kq_ * kMR), 0);
+    row_sum_.assign(static_cast<size_t>(mblocks * kMR), 0);
+    for (int64_t m = 0; m < s.out_c; ++m)
+      for (int64_t ck = 0; ck < s.in_c * p.kernel_h; ++ck)  // (channel, kernel row)
+        for (int64_t j = 0; j < taps_.quads; ++j)
+          wq_[static_cast<size_t>(((m / kMR) * kq_ + ck * taps_.quads + j) * kMR + m % kMR)] = RowTaps::weight_quad(
+              w + (m * s.in_c * p.kernel_h + ck) * p.kernel_w, p.kernel_w, j, &row_sum_[static_cast<size_t>(m)]);
+  }
+
+  // Int32 elements between output channels in the plane `emit` receives.
+  int64_t channel_stride() const { return s_.out_h * s_.out_w + kVectors * 16; }
+
+  // `emit(n, acc)` receives image n's exact int32 sums: channel m at acc + m * channel_stride().
+  template <Int8Activation TI, typename Emit>
+  void run(const TI* in, Emit&& emit) const {
+    constexpr std::uint8_t flip = std::is_same_v<TI, std::int8_t> ? 0x80 : 0x00;
+    const int64_t C = s_.in_c, H = s_.in_h, W = s_.in_w, OH = s_.out_h, OW = s_.out_w, M = s_.out_c;
+    const int64_t KH = p_.kernel_h, Q = taps_.quads, KQ = kq_, pitch = taps_.pitch, cs = channel_stride();
+    const int64_t pad_l = p_.pad_left, pad_t = p_.pad_top, sh = p_.stride_h, dh = p_.dilation_h;
+    const int64_t sw = p_.stride_w, qstep = 4 * p_.dilation_w, px_block = kVectors * 16;
+    const int64_t blocks = (OW + px_block - 1) / px_block, mblocks = (M + kMR - 1) / kMR;
+    const __m512i perm = _mm512_loadu_si512(taps_.perm);
+    const std::int32_t* wq = wq_.data();
+    const std::int32_t* rs = row_sum_.data();
+    parallel_for(0, s_.batch, [&](int64_t n) {
+      // Padded rows of every channel, a fill row, the block's B vectors, the output sums.
+      const int64_t rows_bytes = (C * H + 1) * pitch, panel_bytes = KQ * kVectors * 64;
+      std::uint8_t* buf = int8_gemm_detail::thread_buffer<std::uint8_t>(
+          static_cast<size_t>(rows_bytes + panel_bytes + M * cs * 4 + 64));
+      std::uint8_t* fill = buf + C * H * pitch;
+      auto* panel = reinterpret_cast<__m512i*>(buf + rows_bytes + 64 - reinterpret_cast<std::uintptr_t>(buf + rows_bytes) % 64);
+      auto* acc = reinterpret_cast<std::int32_t*>(reinterpret_cast<std::uint8_t*>(panel) + panel_bytes);
+      const auto* src = reinterpret_cast<const std::uint8_t*>(in + n * C * H * W);
+      for (int64_t r = 0; r < C * H; ++r) padded_row(src + r * W, W, pad_l, pitch, flip, buf + r * pitch);
+      std::memset(fill, flip, static_cast<size_t>(pitch));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t b = 0; b < blocks; ++b) {
+          for (int64_t c = 0, q = 0; c < C; ++c)
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              const int64_t y = oh * sh - pad_t + kh * dh;
+              const std::uint8_t* row = (y >= 0 && y < H ? buf + (c * H + y) * pitch : fill) + b * px_block * sw;
+              for (int64_t j = 0; j < Q; ++j, ++q)
+                for (int64_t v = 0; v < kVectors; ++v)
+                  panel[q * kVectors + v] = _mm512_permutexvar_epi8(perm, _mm512_loadu_si512(row + v * 16 * sw + j * qstep));
+            }
+          for (int64_t mb = 0; mb < mblocks; ++mb) {
+            __m512i a[kMR][kVectors];
+            for (auto& r : a)
+              for (auto& v : r) v = _mm512_setzero_si512();
+            const std::int32_t* wb = wq + mb * KQ * kMR;
+            for (int64_t q = 0; q < KQ; ++q, wb += kMR) {
+              const __m512i x0 = _mm512_load_si512(panel + q * kVectors), x1 = _mm512_load_si512(panel + q * kVectors + 1);
+#pragma GCC unroll 8
+              for (int64_t r = 0; r < kMR; ++r) {
+                const __m512i wv = _mm512_set1_epi32(wb[r]);
+                a[r][0] = _mm512_dpbusd_epi32(a[r][0], x0, wv);
+                a[r][1] = _mm512_dpbusd_epi32(a[r][1], x1, wv);
+              }
+            }
+            const int64_t rows = std::min(kMR, M - mb * kMR);
+            for (int64_t r = 0; r < rows; ++r) {
+              const int64_t m = mb * kMR + r;
+              // The block may spill past the row; the next block or row overwrites it, and
+              // the channel stride leaves room after the last row.
+              std::int32_t* dst = acc + m * cs + oh * OW + b * px_block;
+              const __m512i corr = _mm512_set1_epi32(flip != 0 ? 128 * rs[m] : 0);
+              _mm512_storeu_si512(dst, _mm512_sub_epi32(a[r][0], corr));
+              _mm512_storeu_si512(dst + 16, _mm512_sub_epi32(a[r][1], corr));
+            }
+          }
+        }
+      }
+      emit(n, static_cast<const std::int32_t*>(acc));
+    });
+  }
+
+ private:
+  Conv2dParams p_;
+  Conv2dShape s_;
+  RowTaps taps_;
+  int64_t kq_ = 0;                     // (channel, kernel row, quad) count
+  std::vector<std::int32_t> wq_;       // [m block][kq][8 rows] four int8 weights per int32
+  std::vector<std::int32_t> row_sum_;  // per output channel (offset correction)
 };
 #endif
 
