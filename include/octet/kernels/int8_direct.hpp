@@ -1,6 +1,9 @@
-// Direct int8 convolution on AVX-512 VNNI: the int8 counterpart of conv_gemm's direct kernel
-// (run_direct_range), for the convolutions conv_detail::direct_conv accepts (group 1, output
-// rows as wide as the phase-split input rows).
+// Int8 convolutions that read their input directly, without im2col or B-panel packing:
+//   Conv         (AVX-512 VNNI) the int8 counterpart of conv_gemm's direct kernel
+//                (run_direct_range), for the convolutions conv_detail::direct_conv accepts
+//                (group 1, output rows as wide as the phase-split input rows); described here.
+//   Depthwise    (+ VBMI) four taps of a kernel row per vpdpbusd, from vpermb'd padded rows.
+//   TapQuadConv  (+ VBMI) the same tap quads for full convolutions with 1-3 input channels.
 //
 // Why: resnet8-sized layers (16-64 channels, 7-28 pixel planes) spent more time in im2col,
 // its zero fill and the per-panel B packing of gemm_s8 than in vpdpbusd (perf: 42 % against
@@ -54,25 +57,6 @@ inline std::vector<std::int8_t> reorder_weights(const std::int8_t* w, int64_t O,
   return out;
 }
 
-// dst[4i + j] = rows[j][i] ^ flip for i < n: four byte rows interleaved into n quads.
-inline void interleave4(const std::uint8_t* const rows[4], int64_t n, std::uint8_t flip, std::uint8_t* dst) {
-  const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m128i r[4];
-    for (int j = 0; j < 4; ++j) r[j] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + i)), f);
-    const __m128i t01l = _mm_unpacklo_epi8(r[0], r[1]), t01h = _mm_unpackhi_epi8(r[0], r[1]);
-    const __m128i t23l = _mm_unpacklo_epi8(r[2], r[3]), t23h = _mm_unpackhi_epi8(r[2], r[3]);
-    auto* o = reinterpret_cast<__m128i*>(dst + 4 * i);
-    _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(t01l, t23l));
-    _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(t01l, t23l));
-    _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(t01h, t23h));
-    _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(t01h, t23h));
-  }
-  for (; i < n; ++i)
-    for (int j = 0; j < 4; ++j) dst[4 * i + j] = static_cast<std::uint8_t>(rows[j][i] ^ flip);
-}
-
 // n zero bytes, never written (the rows of channels past C).
 inline const std::uint8_t* zeros(int64_t n) {
   thread_local std::vector<std::uint8_t> z;
@@ -103,7 +87,7 @@ void to_quad_planes(const Conv2dParams& p, const Conv2dShape& s, const conv_gemm
     for (int64_t q = 0; q < quads; ++q) {
       const std::uint8_t* r[4];
       for (int j = 0; j < 4; ++j) r[j] = 4 * q + j < s.in_c ? src + (4 * q + j) * plane : zero_row;
-      interleave4(r, plane, flip, out + q * g.channel_stride * 4);
+      int8_gemm_detail::interleave4(r, plane, flip, out + q * g.channel_stride * 4);
     }
     return;
   }
@@ -126,7 +110,7 @@ void to_quad_planes(const Conv2dParams& p, const Conv2dShape& s, const conv_gemm
       const std::uint8_t* rp[4];
       for (int j = 0; j < 4; ++j)
         rp[j] = 4 * q + j < s.in_c ? src + ((4 * q + j) * s.in_h + ih) * s.in_w : zero_row;
-      interleave4(rp, s.in_w, flip, row);
+      int8_gemm_detail::interleave4(rp, s.in_w, flip, row);
       auto* dst = reinterpret_cast<std::int32_t*>(out) + q * g.channel_stride + r * pitch;
       for (int64_t px = 0; px < st; ++px) {
         if (!used[py][px]) continue;

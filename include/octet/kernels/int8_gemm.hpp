@@ -145,6 +145,28 @@ T* thread_buffer(size_t n) {
   return buf.data();
 }
 
+#if defined(__AVX2__)
+// dst[4i + j] = rows[j][i] ^ flip for i < n: four byte rows interleaved into n quads (the
+// 4-byte groups vpdpbusd reads), 16 columns per two rounds of byte/word unpacks.
+inline void interleave4(const std::uint8_t* const rows[4], int64_t n, std::uint8_t flip, std::uint8_t* dst) {
+  const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m128i r[4];
+    for (int j = 0; j < 4; ++j) r[j] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + i)), f);
+    const __m128i t01l = _mm_unpacklo_epi8(r[0], r[1]), t01h = _mm_unpackhi_epi8(r[0], r[1]);
+    const __m128i t23l = _mm_unpacklo_epi8(r[2], r[3]), t23h = _mm_unpackhi_epi8(r[2], r[3]);
+    auto* o = reinterpret_cast<__m128i*>(dst + 4 * i);
+    _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(t01l, t23l));
+    _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(t01l, t23l));
+    _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(t01h, t23h));
+    _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(t01h, t23h));
+  }
+  for (; i < n; ++i)
+    for (int j = 0; j < 4; ++j) dst[4 * i + j] = static_cast<std::uint8_t>(rows[j][i] ^ flip);
+}
+#endif
+
 #if defined(OCTET_INT8_VNNI)
 // B panel [Kp/4][kNR][4] uint8: column n's K-quad k4 at (k4*kNR + n)*4. Signed inputs are
 // offset by 128 (xor 0x80). Columns past `cols` and rows past K are 0 (A's pad is 0 too).
@@ -156,24 +178,10 @@ void pack_b_panel(const TB* B, int64_t ldb, int64_t K, int64_t Kp, int64_t n0, i
   int64_t k = 0;
 #if defined(__AVX2__)
   if (cols == kNR) {
-    // Four rows of 16 columns -> 16 quads, by two byte/word unpacks.
-    const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
     for (; k + 4 <= K; k += 4) {
-      std::uint8_t* d = dst + (k / 4) * kNR * 4;
-      for (int64_t c = 0; c < kNR; c += 16) {
-        const auto* b = reinterpret_cast<const std::uint8_t*>(B) + k * ldb + n0 + c;
-        const __m128i r0 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), f);
-        const __m128i r1 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + ldb)), f);
-        const __m128i r2 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * ldb)), f);
-        const __m128i r3 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * ldb)), f);
-        const __m128i t01l = _mm_unpacklo_epi8(r0, r1), t01h = _mm_unpackhi_epi8(r0, r1);
-        const __m128i t23l = _mm_unpacklo_epi8(r2, r3), t23h = _mm_unpackhi_epi8(r2, r3);
-        auto* o = reinterpret_cast<__m128i*>(d + c * 4);
-        _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(t01l, t23l));
-        _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(t01l, t23l));
-        _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(t01h, t23h));
-        _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(t01h, t23h));
-      }
+      const auto* b = reinterpret_cast<const std::uint8_t*>(B) + k * ldb + n0;
+      const std::uint8_t* rows[4] = {b, b + ldb, b + 2 * ldb, b + 3 * ldb};
+      interleave4(rows, kNR, flip, dst + (k / 4) * kNR * 4);
     }
   }
 #endif
