@@ -1,12 +1,15 @@
 // collect_statistics reads each blob right after the last layer that writes it
-// (Net::forward(after_layer) + Net::final_writers). These tests pin that this sees exactly the
-// values a read after the whole forward sees: in-place layers (BatchNorm/Scale/ReLU writing
-// their bottom), a fused conv+ReLU chain whose inner blob is never written, and a fused
-// Eltwise+ReLU.
+// (Net::forward(after_layer) + Net::final_writers), and a ReLU's range-only input together with
+// its output from one read of the input (StreamingStats::update_relu). These tests pin that it
+// sees exactly the values a read after the whole forward sees: in-place layers (BatchNorm/Scale/
+// ReLU writing their bottom), a fused conv+ReLU chain whose inner blob is never written, a fused
+// Eltwise+ReLU, and a ReLU pair with signed zeros, NaN/Inf and a growing range.
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <random>
 #include <sstream>
@@ -194,4 +197,36 @@ TEST_CASE("collect_statistics equals collecting every blob after each whole forw
       }
     }
   }
+}
+
+TEST_CASE("StreamingStats::update_relu equals updating x and y = ReLU(x) separately", "[calib]") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  calib::StreamingStats xs(512, false), ys(512, true), xr(512, false), yr(512, true);
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  // Batches that start the grid, stay inside it, grow it (coarsening), hold only non-positive
+  // values, signed zeros, NaN/Inf, subnormals, and sizes off the 16-lane and 1024-value chunks.
+  const std::vector<std::pair<size_t, float>> batches = {{5, 1.f},     {3000, 1.f}, {1024, 0.5f}, {2049, 40.f},
+                                                         {17, -1.f},   {700, 1e-3f}, {1500, 1e5f}, {33, 1e-42f},
+                                                         {4096, 2.f}};
+  for (size_t bi = 0; bi < batches.size(); ++bi) {
+    const auto [n, scale] = batches[bi];
+    std::vector<float> x(n), y(n);
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = scale < 0 ? -std::fabs(nd(rng)) : nd(rng) * scale;
+      if (i % 13 == 0) x[i] = 0.0f;
+      if (i % 29 == 0) x[i] = -0.0f;
+    }
+    if (bi == 3) x[100] = nan, x[2000] = inf, x[7] = -inf;
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : (x[i] != x[i] ? x[i] : (i % 2 ? -0.0f : 0.0f));
+    calib::StreamingStats::update_relu(xs, ys, x, y);
+    xr.update(x);
+    yr.update(y);
+  }
+  const auto gx = xs.finish(), gy = ys.finish(), wx = xr.finish(), wy = yr.finish();
+  CHECK(gx == wx);
+  CHECK(gy == wy);
+  CHECK(calib::serialize_stats({{"x", gx}, {"y", gy}}) == calib::serialize_stats({{"x", wx}, {"y", wy}}));
+  CHECK(gy.range.nonfinite == 2);  // NaN and +Inf; ReLU(-Inf) is a zero
+  CHECK_THROWS_AS(calib::StreamingStats::update_relu(ys, xs, std::vector<float>(4), std::vector<float>(4)), UsageError);
 }

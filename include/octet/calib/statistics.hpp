@@ -479,6 +479,43 @@ class StreamingStats {
     for (std::size_t b = 0; b < x.size(); b += kChunk) chunk(x.data() + b, std::min(kChunk, x.size() - b));
   }
 
+  // xs.update(x) and ys.update(y) for y = ReLU(x) (negative slope 0: y = x where x > 0, a zero
+  // elsewhere), with xs range-only and ys histogrammed, from one read of x: y's range, zeros and
+  // bin indices follow from x's positive values. Exact for every finite x whatever the sign of
+  // the zeros the kernel writes (zeros are counted, never binned, and min/max canonicalise
+  // them). A chunk the fast path cannot take (NaN/Inf in x, y's grid not set or too small) is
+  // collected from x and y as the two updates would, so y must hold ReLU(x) already.
+  static void update_relu(StreamingStats& xs, StreamingStats& ys, std::span<const float> x, std::span<const float> y) {
+    if (x.size() != y.size() || xs.t_.has_histogram() || !ys.t_.has_histogram())
+      throw UsageError(error_text("statistics", "update_relu needs a range-only x and a histogram y of one size"));
+#if defined(__AVX512F__)
+    constexpr std::size_t kParallelMin = std::size_t{1} << 19;
+    if (xs.simd_ && ys.simd_ && !(x.size() >= kParallelMin && octet::num_threads() > 1)) {
+      Histogram& h = ys.t_.hist;
+      for (std::size_t b = 0; b < x.size(); b += kChunk) {
+        const std::size_t n = std::min(kChunk, x.size() - b);
+        if (ys.pending_ + n > (std::uint64_t{1} << 31)) ys.fold();
+        if (h.e_ != Histogram::kNoRange && h.log2_bins() - h.e_ <= 127) {
+          RangeStats rx, ry;
+          const std::size_t m = ys.scan_relu_avx512(x.data() + b, n, pow2f(h.log2_bins() - h.e_), rx, ry);
+          if (m != kNoFast && ry.absmax < pow2f(h.e_)) {
+            xs.t_.range.merge(rx);
+            ys.t_.range.merge(ry);
+            ys.scatter(m);
+            ys.pending_ += m;
+            continue;
+          }
+        }
+        xs.update(x.subspan(b, n));
+        ys.chunk(y.data() + b, n);
+      }
+      return;
+    }
+#endif
+    xs.update(x);
+    ys.update(y);
+  }
+
   const RangeStats& range() const noexcept { return t_.range; }
 
   // The statistics so far (the collector stays usable).
@@ -615,6 +652,47 @@ class StreamingStats {
     r.max = _mm512_reduce_max_ps(mx) + 0.0f;
     r.absmax = n ? std::bit_cast<float>(amax) : 0.0f;
     if (n == 0) r.min = std::numeric_limits<float>::infinity(), r.max = -r.min;
+    return m;
+  }
+
+  static constexpr std::size_t kNoFast = ~std::size_t{0};
+
+  // update_relu's read of x (n <= kChunk): x's RangeStats into rx, y = ReLU(x)'s into ry, and
+  // the indices of x's positive values (y's non-zero ones) into idx_; returns how many, or
+  // kNoFast when x has NaN/Inf (the caller then reads the chunk of y).
+  std::size_t scan_relu_avx512(const float* x, std::size_t n, float mult, RangeStats& rx, RangeStats& ry) {
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+    const __m512 vmult = _mm512_set1_ps(mult), zero = _mm512_setzero_ps();
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512 mn = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512i am = _mm512_setzero_si512(), cz = _mm512_setzero_si512();
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n; i += 16) {
+      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
+      const __m512i ai = _mm512_and_si512(_mm512_castps_si512(v), absmask);
+      am = _mm512_max_epu32(am, ai);
+      mn = _mm512_mask_min_ps(mn, live, mn, v);
+      mx = _mm512_mask_max_ps(mx, live, mx, v);
+      cz = _mm512_mask_add_epi32(cz, _mm512_mask_testn_epi32_mask(live, ai, ai), cz, one);
+      const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);  // masked-off lanes are +0
+      const __m512i k = _mm512_cvttps_epi32(_mm512_mul_ps(v, vmult));
+      _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(pos, k));
+      m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(pos)));
+    }
+    const std::uint32_t amax = _mm512_reduce_max_epu32(am);
+    if (amax >= 0x7f800000u || n == 0) return kNoFast;
+    rx.n = ry.n = n;
+    rx.nonfinite = ry.nonfinite = 0;
+    rx.zeros = static_cast<std::uint64_t>(_mm512_reduce_add_epi32(cz));
+    rx.min = _mm512_reduce_min_ps(mn) + 0.0f;
+    rx.max = _mm512_reduce_max_ps(mx) + 0.0f;
+    rx.absmax = std::bit_cast<float>(amax);
+    ry.zeros = n - m;
+    ry.min = m == n ? rx.min : 0.0f;
+    ry.max = m > 0 ? rx.max : 0.0f;
+    ry.absmax = ry.max;
     return m;
   }
 
