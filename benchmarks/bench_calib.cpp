@@ -103,6 +103,37 @@ void BM_StatsDyadicBatched(benchmark::State& st) {
 }
 BENCHMARK(BM_StatsDyadicBatched);
 
+// A pre-ReLU blob x (range-only, its threshold propagated) and y = ReLU(x) (histogram), sized
+// like ResNet8's 7 pairs at batch 1, collected as collect_statistics does per forward. Arg 0:
+// two StreamingStats updates (x then y); arg 1: StreamingStats::update_relu (one read of x).
+void BM_ReluPair(benchmark::State& st) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<std::vector<float>> xs, ys;
+  for (const std::size_t n : {12544, 12544, 12544, 6272, 6272, 3136, 3136}) {
+    std::vector<float> x(n), y(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = g(rng), y[i] = x[i] > 0 ? x[i] : 0.0f;
+    xs.push_back(std::move(x));
+    ys.push_back(std::move(y));
+  }
+  std::vector<StreamingStats> a, b;
+  for (std::size_t i = 0; i < xs.size(); ++i) a.emplace_back(2048, false), b.emplace_back(2048, true);
+  std::int64_t values = 0;
+  for (auto _ : st)
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      if (st.range(0)) {
+        StreamingStats::update_relu(a[i], b[i], xs[i], ys[i]);
+      } else {
+        a[i].update(xs[i]);
+        b[i].update(ys[i]);
+      }
+      values += static_cast<std::int64_t>(xs[i].size());
+    }
+  benchmark::DoNotOptimize(b[0].finish());
+  st.SetBytesProcessed(values * static_cast<std::int64_t>(sizeof(float)));
+}
+BENCHMARK(BM_ReluPair)->Arg(0)->Arg(1)->ArgName("one_read");
+
 // A realistic 2048-bin Mode A histogram (post-ReLU gaussian, 4 Mi samples) for the searches.
 const TensorStats& blob_stats() {
   static const TensorStats t = [] {
