@@ -292,6 +292,7 @@ class Int8Conv2d {
     rq_ = std::move(rq);
     rq_.check(s.out_c);
     algo_ = conv2d_algo(p, s);
+    direct_ = dw_vbmi_ = tap_quad_ = false;  // a second setup must not keep the last one's kernel
     const int64_t cin_g = s.in_c / p.group, cout_g = s.out_c / p.group;
     const int64_t kg = cin_g * p.kernel_h * p.kernel_w;
     if (kg * 255 * 128 >= (int64_t{1} << 31))
