@@ -208,10 +208,7 @@ class Int8ConvolutionLayer : public Int8Layer {
     int64_t n, c, h, w;
     nchw(b, "convolution", n, c, h, w, true);
     const ConvFields f = conv_fields(cp, b.size() - 2);
-    kernels::Conv2dParams p;
-    p.kernel_h = f.kh, p.kernel_w = f.kw, p.stride_h = f.sh, p.stride_w = f.sw;
-    p.pad_top = f.pt, p.pad_left = f.pl, p.pad_bottom = f.pb, p.pad_right = f.pr;
-    p.dilation_h = f.dh, p.dilation_w = f.dw, p.group = f.group;
+    const kernels::Conv2dParams p = f.conv2d();
     const auto s = kernels::conv2d_shape(p, n, c, h, w, f.num_output);
     const auto wq = int8_detail::int8_weights(param().blobs(0), f.num_output * (c / f.group) * f.kh * f.kw, "weight");
     auto rq = int8_detail::requant_of(param(), f.num_output, tops.at(0).q);
@@ -239,11 +236,7 @@ class Int8DeconvolutionLayer : public Int8Layer {
     int64_t n, c, h, w;
     nchw(b, "deconvolution", n, c, h, w, true);
     const ConvFields f = conv_fields(param().convolution_param(), b.size() - 2);
-    kernels::Deconv2dParams p;
-    p.kernel_h = f.kh, p.kernel_w = f.kw, p.stride_h = f.sh, p.stride_w = f.sw;
-    p.pad_top = f.pt, p.pad_left = f.pl, p.pad_bottom = f.pb, p.pad_right = f.pr;
-    p.dilation_h = f.dh, p.dilation_w = f.dw, p.group = f.group;
-    p.output_pad_h = f.oph, p.output_pad_w = f.opw;
+    const kernels::Deconv2dParams p = f.deconv2d();
     const auto s = kernels::deconv2d_shape(p, n, c, h, w, f.num_output);
     const auto wq = int8_detail::int8_weights(param().blobs(0), c * (f.num_output / f.group) * f.kh * f.kw, "weight");
     auto rq = int8_detail::requant_of(param(), f.num_output, tops.at(0).q);

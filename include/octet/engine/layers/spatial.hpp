@@ -111,6 +111,23 @@ inline void hw_field(const google::protobuf::RepeatedField<uint32_t>& rep, bool 
 struct ConvFields {
   int64_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, oph, opw, group, num_output;
   bool bias;
+
+  // The kernel parameters (no fused activation) of the fp32 and int8 layers.
+  kernels::Conv2dParams conv2d() const {
+    kernels::Conv2dParams p;
+    p.kernel_h = kh, p.kernel_w = kw, p.stride_h = sh, p.stride_w = sw;
+    p.pad_top = pt, p.pad_left = pl, p.pad_bottom = pb, p.pad_right = pr;
+    p.dilation_h = dh, p.dilation_w = dw, p.group = group;
+    return p;
+  }
+  kernels::Deconv2dParams deconv2d() const {
+    kernels::Deconv2dParams p;
+    p.kernel_h = kh, p.kernel_w = kw, p.stride_h = sh, p.stride_w = sw;
+    p.pad_top = pt, p.pad_left = pl, p.pad_bottom = pb, p.pad_right = pr;
+    p.dilation_h = dh, p.dilation_w = dw, p.group = group;
+    p.output_pad_h = oph, p.output_pad_w = opw;
+    return p;
+  }
 };
 
 // Reads a ConvolutionParameter for an input with `dims` spatial axes (1 or 2).
@@ -173,10 +190,7 @@ class ConvolutionLayer : public Layer {
     check_axis1(cp.axis(), b.size(), "convolution");
     const ConvFields f = conv_fields(cp, b.size() - 2);
     if (f.oph || f.opw) throw ModelError("output_pad_h/output_pad_w apply to Deconvolution only");
-    p_ = {};
-    p_.kernel_h = f.kh, p_.kernel_w = f.kw, p_.stride_h = f.sh, p_.stride_w = f.sw;
-    p_.pad_top = f.pt, p_.pad_left = f.pl, p_.pad_bottom = f.pb, p_.pad_right = f.pr;
-    p_.dilation_h = f.dh, p_.dilation_w = f.dw, p_.group = f.group;
+    p_ = f.conv2d();
     p_.activation = act_;
     s_ = kernels::conv2d_shape(p_, n, c, h, w, f.num_output);
     Shape ws{f.num_output, c / f.group, f.kh, f.kw};
@@ -268,11 +282,7 @@ class DeconvolutionLayer : public Layer {
     nchw(b, "deconvolution", n, c, h, w, true);
     check_axis1(cp.axis(), b.size(), "deconvolution");
     const ConvFields f = conv_fields(cp, b.size() - 2);
-    p_ = {};
-    p_.kernel_h = f.kh, p_.kernel_w = f.kw, p_.stride_h = f.sh, p_.stride_w = f.sw;
-    p_.pad_top = f.pt, p_.pad_left = f.pl, p_.pad_bottom = f.pb, p_.pad_right = f.pr;
-    p_.dilation_h = f.dh, p_.dilation_w = f.dw, p_.group = f.group;
-    p_.output_pad_h = f.oph, p_.output_pad_w = f.opw;
+    p_ = f.deconv2d();
     s_ = kernels::deconv2d_shape(p_, n, c, h, w, f.num_output);
     Shape ws{c, f.num_output / f.group, f.kh, f.kw};
     if (b.size() == 3) ws = {c, f.num_output / f.group, f.kw};
