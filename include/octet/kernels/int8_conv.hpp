@@ -292,7 +292,11 @@ class Int8Conv2d {
     rq_ = std::move(rq);
     rq_.check(s.out_c);
     algo_ = conv2d_algo(p, s);
-    direct_ = dw_vbmi_ = tap_quad_ = false;  // a second setup must not keep the last one's kernel
+    // A second setup must not keep the last one's kernel or buffers.
+    direct_ = dw_vbmi_ = tap_quad_ = false;
+    packed_.clear();
+    wdw_.clear();
+    col_.clear();
     const int64_t cin_g = s.in_c / p.group, cout_g = s.out_c / p.group;
     const int64_t kg = cin_g * p.kernel_h * p.kernel_w;
     if (kg * 255 * 128 >= (int64_t{1} << 31))
@@ -301,19 +305,18 @@ class Int8Conv2d {
     if (algo_ == Conv2dAlgo::Depthwise) {
 #if defined(OCTET_INT8_DEPTHWISE_VBMI)
       dw_vbmi_ = int8_direct::depthwise_applies(p, s);
-      if (dw_vbmi_) dw_.setup(p, s, w);
+      if (dw_vbmi_) {
+        dw_.setup(p, s, w);
+        return;
+      }
 #endif
       wdw_.assign(w, w + s.out_c * p.kernel_h * p.kernel_w);
-      packed_.clear();
-      col_.clear();
       return;
     }
 #if defined(OCTET_INT8_DEPTHWISE_VBMI)
     tap_quad_ = algo_ == Conv2dAlgo::Im2colGemm && int8_direct::tap_quad_applies(p, s);
     if (tap_quad_) {
       tq_.setup(p, s, w);
-      packed_.clear();
-      col_.clear();
       return;
     }
 #endif
@@ -321,8 +324,6 @@ class Int8Conv2d {
     direct_ = algo_ == Conv2dAlgo::Im2colGemm && int8_direct::applies(p, s);
     if (direct_) {
       direct_conv_.setup(p, s, w);
-      packed_.clear();
-      col_.clear();
       return;
     }
 #endif
@@ -330,8 +331,6 @@ class Int8Conv2d {
     for (int64_t g = 0; g < p.group; ++g) packed_[static_cast<size_t>(g)].pack(w + g * cout_g * kg, cout_g, kg);
     if (algo_ == Conv2dAlgo::Im2colGemm)
       col_.resize(static_cast<size_t>(s.in_c * p.kernel_h * p.kernel_w * s.out_h * s.out_w));
-    else
-      col_.clear();
   }
 
   const Conv2dShape& shape() const { return s_; }
