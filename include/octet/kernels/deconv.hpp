@@ -132,31 +132,41 @@ void deconv2d(const Deconv2dParams& p, const Deconv2dShape& s, const T* input, c
 
 namespace reference {
 
+// acc[oc * OH * OW + oh * OW + ow] += x * w for every input pixel of image n and every tap that
+// lands on (oh, ow), in input order: the scatter both reference deconvs (float and int8)
+// define themselves by; Acc is the accumulator type (double, int32).
+template <typename Acc, typename TI, typename TW>
+void deconv2d_scatter_add(const Deconv2dParams& p, const Deconv2dShape& s, int64_t n, const TI* input,
+                          const TW* weight, Acc* acc) {
+  const int64_t Ig = s.in_c / p.group, Og = s.out_c / p.group;
+  const int64_t opl = s.out_h * s.out_w;
+  for (int64_t ic = 0; ic < s.in_c; ++ic) {
+    const int64_t g = ic / Ig;
+    for (int64_t ih = 0; ih < s.in_h; ++ih)
+      for (int64_t iw = 0; iw < s.in_w; ++iw) {
+        const Acc x = static_cast<Acc>(input[((n * s.in_c + ic) * s.in_h + ih) * s.in_w + iw]);
+        for (int64_t oc = 0; oc < Og; ++oc)
+          for (int64_t kh = 0; kh < p.kernel_h; ++kh)
+            for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+              const int64_t oh = ih * p.stride_h - p.pad_top + kh * p.dilation_h;
+              const int64_t ow = iw * p.stride_w - p.pad_left + kw * p.dilation_w;
+              if (oh < 0 || oh >= s.out_h || ow < 0 || ow >= s.out_w) continue;
+              const Acc w = static_cast<Acc>(weight[((ic * Og + oc) * p.kernel_h + kh) * p.kernel_w + kw]);
+              acc[(g * Og + oc) * opl + oh * s.out_w + ow] += x * w;
+            }
+      }
+  }
+}
+
 template <typename T>
 void deconv2d(const Deconv2dParams& p, const Deconv2dShape& s, const T* input, const T* weight,
               const T* bias, T* output) {
-  const int64_t Ig = s.in_c / p.group, Og = s.out_c / p.group;
   const int64_t opl = s.out_h * s.out_w;
   std::vector<double> acc(static_cast<size_t>(s.out_c * opl));
   for (int64_t n = 0; n < s.batch; ++n) {
     for (int64_t oc = 0; oc < s.out_c; ++oc)
       std::fill(acc.begin() + oc * opl, acc.begin() + (oc + 1) * opl, bias ? double(bias[oc]) : 0.0);
-    for (int64_t ic = 0; ic < s.in_c; ++ic) {
-      const int64_t g = ic / Ig;
-      for (int64_t ih = 0; ih < s.in_h; ++ih)
-        for (int64_t iw = 0; iw < s.in_w; ++iw) {
-          const double x = input[((n * s.in_c + ic) * s.in_h + ih) * s.in_w + iw];
-          for (int64_t oc = 0; oc < Og; ++oc)
-            for (int64_t kh = 0; kh < p.kernel_h; ++kh)
-              for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-                const int64_t oh = ih * p.stride_h - p.pad_top + kh * p.dilation_h;
-                const int64_t ow = iw * p.stride_w - p.pad_left + kw * p.dilation_w;
-                if (oh < 0 || oh >= s.out_h || ow < 0 || ow >= s.out_w) continue;
-                const double w = weight[((ic * Og + oc) * p.kernel_h + kh) * p.kernel_w + kw];
-                acc[static_cast<size_t>((g * Og + oc) * opl + oh * s.out_w + ow)] += x * w;
-              }
-        }
-    }
+    deconv2d_scatter_add(p, s, n, input, weight, acc.data());
     for (int64_t i = 0; i < s.out_c * opl; ++i)
       output[n * s.out_c * opl + i] = p.activation(static_cast<T>(acc[static_cast<size_t>(i)]));
   }

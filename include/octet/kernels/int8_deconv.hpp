@@ -29,26 +29,11 @@ namespace reference {
 template <Int8Activation TI, Int8Output TO>
 void deconv2d_s8(const Deconv2dParams& p, const Deconv2dShape& s, const TI* in, const std::int8_t* w,
                  const Int8Requant& rq, TO* out) {
-  const int64_t Ig = s.in_c / p.group, Og = s.out_c / p.group, opl = s.out_h * s.out_w;
+  const int64_t opl = s.out_h * s.out_w;
   std::vector<std::int32_t> acc(static_cast<size_t>(s.out_c * opl));
   for (int64_t n = 0; n < s.batch; ++n) {
     std::fill(acc.begin(), acc.end(), 0);
-    for (int64_t ic = 0; ic < s.in_c; ++ic) {
-      const int64_t g = ic / Ig;
-      for (int64_t ih = 0; ih < s.in_h; ++ih)
-        for (int64_t iw = 0; iw < s.in_w; ++iw) {
-          const std::int32_t x = in[((n * s.in_c + ic) * s.in_h + ih) * s.in_w + iw];
-          for (int64_t oc = 0; oc < Og; ++oc)
-            for (int64_t kh = 0; kh < p.kernel_h; ++kh)
-              for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-                const int64_t oh = ih * p.stride_h - p.pad_top + kh * p.dilation_h;
-                const int64_t ow = iw * p.stride_w - p.pad_left + kw * p.dilation_w;
-                if (oh < 0 || oh >= s.out_h || ow < 0 || ow >= s.out_w) continue;
-                acc[static_cast<size_t>((g * Og + oc) * opl + oh * s.out_w + ow)] +=
-                    x * static_cast<std::int32_t>(w[((ic * Og + oc) * p.kernel_h + kh) * p.kernel_w + kw]);
-              }
-        }
-    }
+    deconv2d_scatter_add(p, s, n, in, w, acc.data());
     for (int64_t oc = 0; oc < s.out_c; ++oc)
       for (int64_t i = 0; i < opl; ++i)
         out[(n * s.out_c + oc) * opl + i] = static_cast<TO>(rq.apply(acc[static_cast<size_t>(oc * opl + i)], oc));
