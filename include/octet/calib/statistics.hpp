@@ -610,57 +610,18 @@ class StreamingStats {
   }
 
 #if defined(__AVX512F__)
-  // One read of the chunk (n <= kChunk): its RangeStats into r and, with kIndex, the lane-scaled
-  // bin indices of its finite non-zero values compressed into idx_; returns how many. The
-  // indices are valid only when r.absmax < 2^e (checked by the caller). The fast loop assumes
-  // no NaN/Inf: |x| as integers is order-preserving, so one integer max gives absmax and
-  // detects NaN/Inf (exponent all ones); a chunk that has them is rescanned with masks.
-  template <bool kIndex>
-  std::size_t scan_avx512(const float* x, std::size_t n, float mult, RangeStats& r) {
-    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
-    const __m512 vmult = _mm512_set1_ps(mult);
-    const __m512i one = _mm512_set1_epi32(1);
-    __m512 mn = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-    __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    __m512i am = _mm512_setzero_si512(), cz = _mm512_setzero_si512();
-    std::size_t m = 0;
-    for (std::size_t i = 0; i < n; i += 16) {
-      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-      const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
-      const __m512i ai = _mm512_and_si512(_mm512_castps_si512(v), absmask);
-      am = _mm512_max_epu32(am, ai);
-      mn = _mm512_mask_min_ps(mn, live, mn, v);
-      mx = _mm512_mask_max_ps(mx, live, mx, v);
-      if constexpr (kIndex) {
-        // No clamp to M-1: with every |x| < 2^e the index is < M, and a chunk where that
-        // fails (or with NaN/Inf) is not scattered but redone.
-        const __mmask16 nz = _mm512_test_epi32_mask(ai, ai);  // non-zero (masked-off lanes are 0)
-        const __m512i k = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_castsi512_ps(ai), vmult));
-        _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(nz, k));
-        m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(nz)));
-      } else {
-        cz = _mm512_mask_add_epi32(cz, _mm512_mask_testn_epi32_mask(live, ai, ai), cz, one);
-      }
-    }
-    const std::uint32_t amax = _mm512_reduce_max_epu32(am);
-    if (amax >= 0x7f800000u) return scan_masked_avx512<kIndex>(x, n, mult, r);
-    r.n = n;
-    r.nonfinite = 0;
-    r.zeros = kIndex ? n - m : static_cast<std::uint64_t>(_mm512_reduce_add_epi32(cz));
-    // zeros are canonicalised to +0 (a -0 min/max would depend on the order)
-    r.min = _mm512_reduce_min_ps(mn) + 0.0f;
-    r.max = _mm512_reduce_max_ps(mx) + 0.0f;
-    r.absmax = n ? std::bit_cast<float>(amax) : 0.0f;
-    if (n == 0) r.min = std::numeric_limits<float>::infinity(), r.max = -r.min;
-    return m;
-  }
-
   static constexpr std::size_t kNoFast = ~std::size_t{0};
 
-  // update_relu's read of x (n <= kChunk): x's RangeStats into rx, y = ReLU(x)'s into ry, and
-  // the indices of x's positive values (y's non-zero ones) into idx_; returns how many, or
-  // kNoFast when x has NaN/Inf (the caller then reads the chunk of y).
-  std::size_t scan_relu_avx512(const float* x, std::size_t n, float mult, RangeStats& rx, RangeStats& ry) {
+  // Which values of a chunk scan_fast writes bin indices for.
+  enum class Bins { None, NonZero, Positive };
+
+  // One read of the chunk (n <= kChunk): its RangeStats into r and the bin indices (|x| * mult,
+  // truncated) of its non-zero (or positive: a ReLU's output) values compressed into idx_;
+  // returns how many, or kNoFast when x has NaN/Inf (r is then not set). The indices are valid
+  // only when r.absmax < 2^e (checked by the caller). No masks for NaN/Inf: |x| as integers is
+  // order-preserving, so one integer max gives absmax and detects them (exponent all ones).
+  template <Bins kBins>
+  std::size_t scan_fast(const float* x, std::size_t n, float mult, RangeStats& r) {
     const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
     const __m512 vmult = _mm512_set1_ps(mult), zero = _mm512_setzero_ps();
     const __m512i one = _mm512_set1_epi32(1);
@@ -675,20 +636,49 @@ class StreamingStats {
       am = _mm512_max_epu32(am, ai);
       mn = _mm512_mask_min_ps(mn, live, mn, v);
       mx = _mm512_mask_max_ps(mx, live, mx, v);
-      cz = _mm512_mask_add_epi32(cz, _mm512_mask_testn_epi32_mask(live, ai, ai), cz, one);
-      const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);  // masked-off lanes are +0
-      const __m512i k = _mm512_cvttps_epi32(_mm512_mul_ps(v, vmult));
-      _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(pos, k));
-      m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(pos)));
+      // Indexing every non-zero value gives the zeros as n - m; otherwise count them.
+      if constexpr (kBins != Bins::NonZero)
+        cz = _mm512_mask_add_epi32(cz, _mm512_mask_testn_epi32_mask(live, ai, ai), cz, one);
+      if constexpr (kBins != Bins::None) {
+        // No clamp to M-1: with every |x| < 2^e the index is < M, and a chunk where that
+        // fails (or with NaN/Inf) is not scattered but redone. Masked-off lanes are +0.
+        const __mmask16 keep = kBins == Bins::NonZero ? _mm512_test_epi32_mask(ai, ai)
+                                                      : _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+        const __m512i k = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_castsi512_ps(ai), vmult));
+        _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(keep, k));
+        m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(keep)));
+      }
     }
     const std::uint32_t amax = _mm512_reduce_max_epu32(am);
-    if (amax >= 0x7f800000u || n == 0) return kNoFast;
-    rx.n = ry.n = n;
-    rx.nonfinite = ry.nonfinite = 0;
-    rx.zeros = static_cast<std::uint64_t>(_mm512_reduce_add_epi32(cz));
-    rx.min = _mm512_reduce_min_ps(mn) + 0.0f;
-    rx.max = _mm512_reduce_max_ps(mx) + 0.0f;
-    rx.absmax = std::bit_cast<float>(amax);
+    if (amax >= 0x7f800000u) return kNoFast;
+    r.n = n;
+    r.nonfinite = 0;
+    r.zeros = kBins == Bins::NonZero ? n - m : static_cast<std::uint64_t>(_mm512_reduce_add_epi32(cz));
+    // zeros are canonicalised to +0 (a -0 min/max would depend on the order)
+    r.min = _mm512_reduce_min_ps(mn) + 0.0f;
+    r.max = _mm512_reduce_max_ps(mx) + 0.0f;
+    r.absmax = n ? std::bit_cast<float>(amax) : 0.0f;
+    if (n == 0) r.min = std::numeric_limits<float>::infinity(), r.max = -r.min;
+    return m;
+  }
+
+  // scan_fast, with the masked rescan for a chunk that has NaN/Inf; with kIndex the bin
+  // indices of the finite non-zero values.
+  template <bool kIndex>
+  std::size_t scan_avx512(const float* x, std::size_t n, float mult, RangeStats& r) {
+    const std::size_t m = scan_fast<kIndex ? Bins::NonZero : Bins::None>(x, n, mult, r);
+    return m == kNoFast ? scan_masked_avx512<kIndex>(x, n, mult, r) : m;
+  }
+
+  // update_relu's read of x (n <= kChunk): x's RangeStats into rx, y = ReLU(x)'s into ry, and
+  // the indices of x's positive values (y's non-zero ones) into idx_; returns how many, or
+  // kNoFast when x has NaN/Inf or is empty (the caller then reads the chunk of y).
+  std::size_t scan_relu_avx512(const float* x, std::size_t n, float mult, RangeStats& rx, RangeStats& ry) {
+    if (n == 0) return kNoFast;
+    const std::size_t m = scan_fast<Bins::Positive>(x, n, mult, rx);
+    if (m == kNoFast) return kNoFast;
+    ry.n = n;
+    ry.nonfinite = 0;
     ry.zeros = n - m;
     ry.min = m == n ? rx.min : 0.0f;
     ry.max = m > 0 ? rx.max : 0.0f;
