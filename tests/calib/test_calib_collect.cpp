@@ -4,8 +4,6 @@
 // sees exactly the values a read after the whole forward sees: in-place layers (BatchNorm/Scale/
 // ReLU writing their bottom), a fused conv+ReLU chain whose inner blob is never written, a fused
 // Eltwise+ReLU, and a ReLU pair with signed zeros, NaN/Inf and a growing range.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -15,37 +13,16 @@
 #include <sstream>
 
 #include "octet/calib/collect.hpp"
-#include "octet/data/lmdb.hpp"
 #include "octet/engine/init_weights.hpp"
 #include "octet/ir/umodel.hpp"
 
+#include "calib_test_util.hpp"
+
 using namespace octet;
 namespace fs = std::filesystem;
+using calib_test::write_lmdb;
 
 namespace {
-
-struct TempDir {
-  fs::path p;
-  TempDir() {
-    static int n = 0;
-    p = fs::temp_directory_path() / ("octet_collect_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(p);
-    fs::create_directories(p);
-  }
-  ~TempDir() { fs::remove_all(p); }
-};
-
-void write_lmdb(const fs::path& dir, int records) {
-  data::LmdbWriter w(dir);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  for (int r = 0; r < records; ++r) {
-    std::vector<float> v(2 * 8 * 8);
-    for (auto& x : v) x = nd(rng);
-    w.put(data::Sample::from<float>({1, 2, 8, 8}, v, DType::F32, r % 4));
-  }
-  w.close();
-}
 
 // c1: conv1 then BatchNorm, Scale and ReLU all in place (its final value comes from relu1).
 // c2 -> r2: a conv + ReLU chain with its own top (fused: the conv writes r2, c2 is never written).
@@ -89,9 +66,9 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 }  // namespace
 
 TEST_CASE("Net::final_writers names the last layer writing each blob, fused or not", "[calib][engine]") {
-  TempDir d;
-  write_lmdb(d.p / "lmdb", 4);
-  const auto p = tiny_net(d.p / "lmdb");
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 4, 7);
+  const auto p = tiny_net(d.path / "lmdb");
   auto writer_of = [](const engine::Net& net, const std::string& b) {
     const auto w = net.final_writers();
     const auto& names = net.blob_names();
@@ -118,9 +95,9 @@ TEST_CASE("Net::final_writers names the last layer writing each blob, fused or n
 TEST_CASE("Net::forward(after_layer): each run layer once, in order; blobs read at their final writer equal the "
           "blobs after the forward",
           "[calib][engine]") {
-  TempDir d;
-  write_lmdb(d.p / "lmdb", 4);
-  const auto p = tiny_net(d.p / "lmdb");
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 4, 7);
+  const auto p = tiny_net(d.path / "lmdb");
   for (const bool fuse : {false, true}) {
     DYNAMIC_SECTION("fuse " << fuse) {
       engine::NetOptions o;
@@ -157,9 +134,9 @@ TEST_CASE("Net::forward(after_layer): each run layer once, in order; blobs read 
 }
 
 TEST_CASE("collect_statistics equals collecting every blob after each whole forward", "[calib]") {
-  TempDir d;
-  write_lmdb(d.p / "lmdb", 6);
-  const auto p = tiny_net(d.p / "lmdb");
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 6, 7);
+  const auto p = tiny_net(d.path / "lmdb");
   const auto skip = calib::label_blobs(p);
   const std::set<std::string> range_only = {"c2", "p1"};
   for (const bool fuse : {false, true}) {

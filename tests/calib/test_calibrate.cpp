@@ -4,8 +4,6 @@
 // GCC 12 reports a false maybe-uninitialized inside its own AVX-512 intrinsics
 // (_mm512_undefined_epi32) when the int8 kernels inline into this translation unit.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <random>
@@ -13,39 +11,18 @@
 
 #include "octet/calib/calibrator.hpp"
 #include "octet/calib/int8_compare.hpp"
-#include "octet/data/lmdb.hpp"
 #include "octet/engine/init_weights.hpp"
 #include "octet/engine/int8_net.hpp"
 #include "octet/fixed/requant.hpp"
 #include "octet/ir/umodel.hpp"
 
+#include "calib_test_util.hpp"
+
 using namespace octet;
 namespace fs = std::filesystem;
+using calib_test::write_lmdb;
 
 namespace {
-
-struct TempDir {
-  fs::path p;
-  explicit TempDir(const std::string& tag) {
-    static int n = 0;
-    p = fs::temp_directory_path() / ("octet_cal_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(p);
-    fs::create_directories(p);
-  }
-  ~TempDir() { fs::remove_all(p); }
-};
-
-void write_lmdb(const fs::path& dir, int records, uint32_t seed, bool zeros = false) {
-  data::LmdbWriter w(dir);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  for (int r = 0; r < records; ++r) {
-    std::vector<float> v(1 * 2 * 8 * 8);
-    for (auto& x : v) x = zeros ? 0.f : nd(rng);
-    w.put(data::Sample::from<float>({1, 2, 8, 8}, v, DType::F32, r % 4));
-  }
-  w.close();
-}
 
 std::string net_text(const fs::path& lmdb, const std::string& extra_conv2 = "") {
   return R"(
@@ -94,16 +71,16 @@ const ufw::LayerParameter& layer(const ufw::NetParameter& n, const std::string& 
 }  // namespace
 
 TEST_CASE("quantize writes the NNTC file set and an int8 net close to fp32", "[calib]") {
-  TempDir d("e2e");
-  write_lmdb(d.p / "lmdb", 24, 1);
-  auto o = make_model(d.p, net_text(d.p / "lmdb"));
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 24, 1);
+  auto o = make_model(d.path, net_text(d.path / "lmdb"));
   o.save_test_proto = true;
   std::ostringstream log, warn;
   const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
   for (const auto* f : {"tiny.int8umodel", "tiny_deploy_int8_unique_top.prototxt", "tiny_deploy_fp32_unique_top.prototxt",
                         "tiny_test_int8_unique_top.prototxt", "tiny_test_fp32_unique_top.prototxt",
                         "tiny.calibration_table"})
-    CHECK(fs::exists(d.p / f));
+    CHECK(fs::exists(d.path / f));
   CHECK(r.iterations == 16);
   CHECK(r.verify.ok);
 
@@ -118,8 +95,8 @@ TEST_CASE("quantize writes the NNTC file set and an int8 net close to fp32", "[c
   CHECK(blob(r, "prob").dtype == ufw::BlobProto::FP32);  // Softmax has no int8 kernel
 
   // Weights, bias and requantisation of conv2 follow the contract exactly.
-  const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
-                                 (d.p / "tiny.int8umodel").string());
+  const auto q = ir::load_umodel((d.path / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                 (d.path / "tiny.int8umodel").string());
   const auto& c2 = layer(q, "conv2");
   REQUIRE(c2.blobs_size() == 2);
   CHECK(c2.blobs(0).dtype() == ufw::BlobProto::INT8);
@@ -148,21 +125,21 @@ TEST_CASE("quantize writes the NNTC file set and an int8 net close to fp32", "[c
   CHECK(r.cosine.at("logits") > 0.9);  // random weights, 16 random records, KL: a loose floor
 
   // The TPU-MLIR table: 4 single-space fields per data line.
-  const std::string table = ir::read_file_bytes((d.p / "tiny.calibration_table").string());
+  const std::string table = ir::read_file_bytes((d.path / "tiny.calibration_table").string());
   CHECK(table.find("# histogram number: 2048") != std::string::npos);
   CHECK(table.find("\nc2 ") != std::string::npos);
 }
 
 TEST_CASE("per-channel and BM1684 parameters", "[calib]") {
-  TempDir d("bm1684");
-  write_lmdb(d.p / "lmdb", 8, 2);
-  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 8, 2);
+  auto o = make_model(d.path, net_text(d.path / "lmdb"), 8);
   o.per_channel = true;
   o.target = "BM1684";
   std::ostringstream log, warn;
   const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
-  const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
-                                 (d.p / "tiny.int8umodel").string());
+  const auto q = ir::load_umodel((d.path / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                 (d.path / "tiny.int8umodel").string());
   const auto& c2 = layer(q, "conv2");
   CHECK(c2.blobs(0).per_channel_en());
   CHECK(c2.blobs(0).scaletofloatperchannel_size() == 4);
@@ -188,14 +165,14 @@ TEST_CASE("per-channel and BM1684 parameters", "[calib]") {
 }
 
 TEST_CASE("-conv_group: conv weights get per-group scales, FC stays per tensor", "[calib]") {
-  TempDir d("convgroup");
-  write_lmdb(d.p / "lmdb", 8, 2);
-  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 8, 2);
+  auto o = make_model(d.path, net_text(d.path / "lmdb"), 8);
   o.conv_group = true;
   std::ostringstream log, warn;
   const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
-  const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
-                                 (d.p / "tiny.int8umodel").string());
+  const auto q = ir::load_umodel((d.path / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                 (d.path / "tiny.int8umodel").string());
   for (const char* name : {"conv1", "conv2"}) {
     const auto& c = layer(q, name);
     INFO(name);
@@ -218,12 +195,12 @@ TEST_CASE("-conv_group: conv weights get per-group scales, FC stays per tensor",
 
 TEST_CASE("a Deconvolution is quantised per output channel and runs in int8", "[calib]") {
   for (bool per_channel : {true, false}) {
-    TempDir d("deconv");
-    write_lmdb(d.p / "lmdb", 8, 9);
-    auto o = make_model(d.p, R"(
+    test::TempDir d;
+    write_lmdb(d.path / "lmdb", 8, 9);
+    auto o = make_model(d.path, R"(
 name: "tiny"
 layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TEST }
-  data_param { source: ")" + (d.p / "lmdb").string() + R"(" batch_size: 0 backend: LMDB } }
+  data_param { source: ")" + (d.path / "lmdb").string() + R"(" batch_size: 0 backend: LMDB } }
 layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
 layer { name: "relu1" type: "ReLU" bottom: "c1" top: "c1" }
 layer { name: "up" type: "Deconvolution" bottom: "c1" top: "u" convolution_param { num_output: 6 kernel_size: 4 stride: 2 pad: 1 group: 2 } }
@@ -234,8 +211,8 @@ layer { name: "acc" type: "Accuracy" bottom: "logits" bottom: "label" top: "acc/
     o.per_channel = per_channel;
     std::ostringstream log, warn;
     const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
-    const auto q = ir::load_umodel((d.p / "tiny_deploy_int8_unique_top.prototxt").string(),
-                                   (d.p / "tiny.int8umodel").string());
+    const auto q = ir::load_umodel((d.path / "tiny_deploy_int8_unique_top.prototxt").string(),
+                                   (d.path / "tiny.int8umodel").string());
     const auto& up = layer(q, "up");
     CHECK(up.blobs(0).dtype() == ufw::BlobProto::INT8);
     CHECK(up.blobs(0).scaletofloatperchannel_size() == (per_channel ? 6 : 0));
@@ -251,30 +228,30 @@ layer { name: "acc" type: "Accuracy" bottom: "logits" bottom: "label" top: "acc/
 }
 
 TEST_CASE("per-layer overrides and float fallback", "[calib]") {
-  TempDir d("over");
-  write_lmdb(d.p / "lmdb", 8, 3);
-  auto o = make_model(d.p, net_text(d.p / "lmdb", "th_strategy: USE_MAX th_scale: 0.5"), 8);
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 8, 3);
+  auto o = make_model(d.path, net_text(d.path / "lmdb", "th_strategy: USE_MAX th_scale: 0.5"), 8);
   o.fpfwd_outputs = {"fc"};
   std::ostringstream log, warn;
   const auto r = calib::quantize(o, log, warn);
   CHECK(blob(r, "c2").threshold == Approx(0.5 * blob(r, "c2").absmax));
   CHECK(blob(r, "logits").dtype == ufw::BlobProto::FP32);
   CHECK(blob(r, "g").dtype != ufw::BlobProto::FP32);
-  const auto q = ir::load_prototxt((d.p / "tiny_deploy_int8_unique_top.prototxt").string());
+  const auto q = ir::load_prototxt((d.path / "tiny_deploy_int8_unique_top.prototxt").string());
   CHECK(layer(q, "fc").forward_with_float());
   CHECK(layer(q, "prob").forward_with_float());
 
-  TempDir d2("thr");
-  write_lmdb(d2.p / "lmdb", 8, 3);
-  auto o2 = make_model(d2.p, net_text(d2.p / "lmdb", "threshold: 3.25 th_scale: 2"), 8);
+  test::TempDir d2;
+  write_lmdb(d2.path / "lmdb", 8, 3);
+  auto o2 = make_model(d2.path, net_text(d2.path / "lmdb", "threshold: 3.25 th_scale: 2"), 8);
   const auto r2 = calib::quantize(o2, log, warn);
   CHECK(blob(r2, "c2").threshold == 3.25f);  // explicit threshold wins, th_scale not applied
 }
 
 TEST_CASE("every threshold method completes", "[calib]") {
-  TempDir d("methods");
-  write_lmdb(d.p / "lmdb", 8, 4);
-  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 8, 4);
+  auto o = make_model(d.path, net_text(d.path / "lmdb"), 8);
   for (const auto* m : {"KL", "SYMKL", "JSD", "ADMM", "ACIQ", "MAX", "PERCENTILE9999", "MSE"}) {
     o.th_method = m;
     o.th_binnum = 512;
@@ -289,24 +266,24 @@ TEST_CASE("every threshold method completes", "[calib]") {
 }
 
 TEST_CASE("dump_dist / load_dist give the same thresholds", "[calib]") {
-  TempDir d("dist");
-  write_lmdb(d.p / "lmdb", 8, 5);
-  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
-  o.dump_dist = (d.p / "stats.txt").string();
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 8, 5);
+  auto o = make_model(d.path, net_text(d.path / "lmdb"), 8);
+  o.dump_dist = (d.path / "stats.txt").string();
   std::ostringstream log, warn;
   const auto a = calib::quantize(o, log, warn);
-  REQUIRE(fs::exists(d.p / "stats.txt"));
+  REQUIRE(fs::exists(d.path / "stats.txt"));
   o.dump_dist.clear();
-  o.load_dist = (d.p / "stats.txt").string();
+  o.load_dist = (d.path / "stats.txt").string();
   const auto b = calib::quantize(o, log, warn);
   for (const auto& [n, p] : a.plan.blobs) CHECK(b.plan.blobs.at(n).threshold == p.threshold);
 }
 
 TEST_CASE("propagated blobs are collected range-only; full and range-only dist files agree", "[calib]") {
-  TempDir d("ronly");
-  write_lmdb(d.p / "lmdb", 8, 7);
-  auto o = make_model(d.p, net_text(d.p / "lmdb"), 8);
-  o.dump_dist = (d.p / "part.txt").string();
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 8, 7);
+  auto o = make_model(d.path, net_text(d.path / "lmdb"), 8);
+  o.dump_dist = (d.path / "part.txt").string();
   std::ostringstream log, warn;
   const auto a = calib::quantize(o, log, warn);
   const auto part = calib::load_stats(o.dump_dist);
@@ -334,10 +311,10 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
   for (const auto& [n, t] : part)
     for (const auto& [m, f] : full.stats)
       if (n == m && !t.is_range_only()) CHECK(t == f);
-  calib::save_stats((d.p / "full.txt").string(), full.stats);
+  calib::save_stats((d.path / "full.txt").string(), full.stats);
   o.dump_dist.clear();
   for (const char* f : {"full.txt", "part.txt"}) {
-    o.load_dist = (d.p / f).string();
+    o.load_dist = (d.path / f).string();
     const auto b = calib::quantize(o, log, warn);
     for (const auto& [n, p] : a.plan.blobs) {
       INFO(f << " " << n);
@@ -348,7 +325,7 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
   }
   // Flags that compute a threshold the range-only file propagated: refused, naming the blob.
   // relu1 in float: conv1's output no longer takes relu1's threshold.
-  o.load_dist = (d.p / "part.txt").string();
+  o.load_dist = (d.path / "part.txt").string();
   o.fpfwd_blocks = {"relu1"};
   try {
     calib::quantize(o, log, warn);
@@ -359,7 +336,7 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
     CHECK(std::string(e.what()).find("range-only") != std::string::npos);
   }
   // the full file fits those flags
-  o.load_dist = (d.p / "full.txt").string();
+  o.load_dist = (d.path / "full.txt").string();
   CHECK_NOTHROW(calib::quantize(o, log, warn));
   // make_plan itself refuses range-only statistics where it needs a histogram
   std::map<std::string, Shape> shapes;
@@ -372,9 +349,9 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
 
 TEST_CASE("statistics do not depend on the record order", "[calib]") {
   // Same records, reversed: every threshold is identical.
-  TempDir d("order");
+  test::TempDir d;
   {
-    data::LmdbWriter w1(d.p / "a"), w2(d.p / "b");
+    data::LmdbWriter w1(d.path / "a"), w2(d.path / "b");
     std::mt19937 rng(9);
     std::normal_distribution<float> nd(0.f, 1.f);
     std::vector<std::vector<float>> recs(10, std::vector<float>(128));
@@ -387,19 +364,19 @@ TEST_CASE("statistics do not depend on the record order", "[calib]") {
     w1.close();
     w2.close();
   }
-  auto oa = make_model(d.p, net_text(d.p / "a"), 10);
+  auto oa = make_model(d.path, net_text(d.path / "a"), 10);
   std::ostringstream log, warn;
   const auto ra = calib::quantize(oa, log, warn);
-  TempDir d2("order2");
-  auto ob = make_model(d2.p, net_text(d.p / "b"), 10);
+  test::TempDir d2;
+  auto ob = make_model(d2.path, net_text(d.path / "b"), 10);
   const auto rb = calib::quantize(ob, log, warn);
   for (const auto& [n, p] : ra.plan.blobs) CHECK(rb.plan.blobs.at(n).threshold == p.threshold);
 }
 
 TEST_CASE("bad input: warnings, safe scales and nothing written on errors", "[calib]") {
-  TempDir d("bad");
-  write_lmdb(d.p / "zeros", 4, 6, true);
-  auto o = make_model(d.p, net_text(d.p / "zeros"), 10);
+  test::TempDir d;
+  write_lmdb(d.path / "zeros", 4, 6, true);
+  auto o = make_model(d.path, net_text(d.path / "zeros"), 10);
   std::ostringstream log, warn;
   const auto r = calib::quantize(o, log, warn, calib::int8_cosine);
   CHECK(r.iterations == 4);
@@ -412,15 +389,15 @@ TEST_CASE("bad input: warnings, safe scales and nothing written on errors", "[ca
   for (const auto& [n, c] : r.cosine) CHECK(std::isfinite(c));
 
   auto expect_nothing = [&](calib::CalibOptions bad, const std::string& msg) {
-    TempDir e("none");
-    write_lmdb(e.p / "lmdb", 4, 7);
-    auto good = make_model(e.p, net_text(e.p / "lmdb"), 4);
+    test::TempDir e;
+    write_lmdb(e.path / "lmdb", 4, 7);
+    auto good = make_model(e.path, net_text(e.path / "lmdb"), 4);
     bad.model = good.model;
     bad.weights = good.weights;
     std::ostringstream l, w;
     CHECK_THROWS_WITH(calib::quantize(bad, l, w), Catch::Contains(msg));
-    CHECK_FALSE(fs::exists(e.p / "tiny.int8umodel"));
-    CHECK_FALSE(fs::exists(e.p / "tiny.calibration_table"));
+    CHECK_FALSE(fs::exists(e.path / "tiny.int8umodel"));
+    CHECK_FALSE(fs::exists(e.path / "tiny.calibration_table"));
   };
   calib::CalibOptions bad;
   bad.th_method = "KLD";
