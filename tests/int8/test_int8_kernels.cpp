@@ -85,6 +85,39 @@ Int8Conv2d check_conv(const Conv2dParams& p, int64_t n, int64_t c, int64_t h, in
   return conv;
 }
 
+// Square kernel, equal strides, pads and dilations on both axes.
+Conv2dParams square_conv(int64_t k, int64_t stride, int64_t pad, int64_t dil = 1, int64_t group = 1) {
+  Conv2dParams p;
+  p.kernel_h = p.kernel_w = k;
+  p.stride_h = p.stride_w = stride;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
+  p.dilation_h = p.dilation_w = dil;
+  p.group = group;
+  return p;
+}
+
+// The input/output type pairs the fast kernels take (int8 and uint8 in and out with per-channel
+// and per-tensor requantisation, the raw int32 sums); returns the int8 -> int8 conv so the
+// caller can ask which kernel ran.
+Int8Conv2d check_conv_types(const Conv2dParams& p, int64_t c, int64_t h, int64_t w, int64_t oc, std::mt19937& rng,
+                            int mode) {
+  auto conv = check_conv<std::int8_t, std::int8_t>(p, 3, c, h, w, oc, random_requant(oc, rng, true, -127, 127), rng, mode);
+  check_conv<std::uint8_t, std::uint8_t>(p, 2, c, h, w, oc, random_requant(oc, rng, false, 0, 255), rng, mode);
+  check_conv<std::int8_t, std::int32_t>(p, 1, c, h, w, oc, int8_requant_identity(), rng, mode);
+  check_conv<std::uint8_t, std::int32_t>(p, 1, c, h, w, oc, int8_requant_identity(), rng, mode);
+  return conv;
+}
+
+// f() once with 1 thread and once with 2, then back to 1.
+template <typename F>
+void with_1_and_2_threads(F&& f) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    f();
+  }
+  set_num_threads(1);
+}
+
 }  // namespace
 
 TEST_CASE("int8 gemm: fast path equals the reference on random shapes", "[int8][gemm]") {
@@ -151,12 +184,7 @@ TEST_CASE("int8 conv: every algorithm equals the reference", "[int8][conv]") {
       {3, 1, 1, 1, 1, 2, 4, 2, 9},      // plane narrower than the kernel in H
   };
   for (const auto& cs : cases) {
-    Conv2dParams p;
-    p.kernel_h = p.kernel_w = cs.k;
-    p.stride_h = p.stride_w = cs.s;
-    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
-    p.dilation_h = p.dilation_w = cs.dil;
-    p.group = cs.group;
+    const Conv2dParams p = square_conv(cs.k, cs.s, cs.pad, cs.dil, cs.group);
     for (int mode : {0, 1, 2}) {
       const auto rq8 = random_requant(cs.oc, rng, true, -127, 127);
       const auto rqu = random_requant(cs.oc, rng, false, 0, 255);
@@ -181,28 +209,15 @@ TEST_CASE("int8 conv: the direct kernel (channel-quad planes, phase planes) equa
       {1, 2, 0, 16, 32, 28, 28}, {3, 2, 1, 6, 8, 7, 9},  {7, 2, 3, 3, 8, 17, 15},   {3, 3, 1, 4, 4, 10, 11},
       {5, 4, 2, 7, 3, 13, 9},    {5, 1, 2, 12, 17, 5, 50}, {3, 1, 1, 64, 64, 7, 7},
   };
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
-    for (const auto& cs : cases) {
-      Conv2dParams p;
-      p.kernel_h = p.kernel_w = cs.k;
-      p.stride_h = p.stride_w = cs.s;
-      p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
+  with_1_and_2_threads([&] {
+    for (const auto& cs : cases)
       for (int mode : {0, 1, 2}) {
-        const auto conv = check_conv<std::int8_t, std::int8_t>(p, 3, cs.c, cs.h, cs.w, cs.oc,
-                                                                random_requant(cs.oc, rng, true, -127, 127), rng, mode);
-        // Fewer than 4 input channels take the tap-quad kernel where the CPU has VBMI.
-        const bool d = conv.direct() || conv.tap_quad();
-        check_conv<std::uint8_t, std::uint8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, random_requant(cs.oc, rng, false, 0, 255),
-                                               rng, mode);
-        check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
-        check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
         INFO("k" << cs.k << " s" << cs.s << " " << cs.h << "x" << cs.w);
-        REQUIRE(d == int8_direct::kAvailable);
+        const auto conv = check_conv_types(square_conv(cs.k, cs.s, cs.pad), cs.c, cs.h, cs.w, cs.oc, rng, mode);
+        // Fewer than 4 input channels take the tap-quad kernel where the CPU has VBMI.
+        REQUIRE((conv.direct() || conv.tap_quad()) == int8_direct::kAvailable);
       }
-    }
-  }
-  set_num_threads(1);
+  });
 }
 
 TEST_CASE("int8 conv with 1-3 input channels: the tap-quad kernel equals the reference", "[int8][conv]") {
@@ -217,28 +232,20 @@ TEST_CASE("int8 conv with 1-3 input channels: the tap-quad kernel equals the ref
       {5, 5, 1, 0, 0, 0, 0, 1, 2, 5, 9, 12},   {3, 5, 1, 0, 2, 1, 0, 1, 1, 4, 6, 7},   {3, 3, 1, 2, 2, 2, 2, 2, 2, 3, 8, 70},
       {1, 1, 2, 0, 0, 0, 0, 1, 3, 6, 7, 9},    {3, 3, 4, 1, 1, 1, 1, 1, 1, 2, 13, 13},
   };
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
+  with_1_and_2_threads([&] {
     for (const auto& cs : cases) {
-      Conv2dParams p;
-      p.kernel_h = cs.kh, p.kernel_w = cs.kw;
-      p.stride_h = p.stride_w = cs.s;
+      Conv2dParams p = square_conv(cs.kh, cs.s, 0, cs.dil);
+      p.kernel_w = cs.kw;
       p.pad_top = cs.pt, p.pad_left = cs.pl, p.pad_bottom = cs.pb, p.pad_right = cs.pr;
-      p.dilation_h = p.dilation_w = cs.dil;
       for (int mode : {0, 1, 2}) {
         INFO("k" << cs.kh << "x" << cs.kw << " s" << cs.s << " c" << cs.c << " " << cs.h << "x" << cs.w);
-        const auto conv = check_conv<std::int8_t, std::int8_t>(p, 3, cs.c, cs.h, cs.w, cs.oc,
-                                                                random_requant(cs.oc, rng, true, -127, 127), rng, mode);
-        check_conv<std::uint8_t, std::uint8_t>(p, 2, cs.c, cs.h, cs.w, cs.oc, random_requant(cs.oc, rng, false, 0, 255), rng, mode);
-        check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
-        check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.oc, int8_requant_identity(), rng, mode);
+        const auto conv = check_conv_types(p, cs.c, cs.h, cs.w, cs.oc, rng, mode);
 #if defined(OCTET_INT8_DEPTHWISE_VBMI)
         REQUIRE(conv.tap_quad());
 #endif
       }
     }
-  }
-  set_num_threads(1);
+  });
 }
 
 TEST_CASE("int8 depthwise: the permute + vpdpbusd kernel equals the reference", "[int8][conv]") {
@@ -253,29 +260,17 @@ TEST_CASE("int8 depthwise: the permute + vpdpbusd kernel equals the reference", 
       {3, 1, 2, 2, 3, 7, 35},   {3, 4, 1, 1, 6, 13, 70}, {1, 1, 0, 1, 4, 3, 5},  {3, 1, 3, 1, 2, 4, 4},
       {3, 1, 1, 1, 9, 7, 7},    {5, 2, 2, 1, 3, 112, 112},
   };
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
-    for (const auto& cs : cases) {
-      Conv2dParams p;
-      p.kernel_h = p.kernel_w = cs.k;
-      p.stride_h = p.stride_w = cs.s;
-      p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
-      p.dilation_h = p.dilation_w = cs.dil;
-      p.group = cs.c;
+  with_1_and_2_threads([&] {
+    for (const auto& cs : cases)
       for (int mode : {0, 1, 2}) {
         INFO("k" << cs.k << " s" << cs.s << " pad " << cs.pad << " d" << cs.dil << " " << cs.h << "x" << cs.w);
-        const auto conv = check_conv<std::int8_t, std::int8_t>(p, 2, cs.c, cs.h, cs.w, cs.c,
-                                                                random_requant(cs.c, rng, true, -127, 127), rng, mode);
-        check_conv<std::uint8_t, std::uint8_t>(p, 3, cs.c, cs.h, cs.w, cs.c, random_requant(cs.c, rng, true, 0, 255), rng, mode);
-        check_conv<std::int8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.c, int8_requant_identity(), rng, mode);
-        check_conv<std::uint8_t, std::int32_t>(p, 1, cs.c, cs.h, cs.w, cs.c, int8_requant_identity(), rng, mode);
+        const auto conv =
+            check_conv_types(square_conv(cs.k, cs.s, cs.pad, cs.dil, cs.c), cs.c, cs.h, cs.w, cs.c, rng, mode);
 #if defined(OCTET_INT8_DEPTHWISE_VBMI)
         REQUIRE(conv.depthwise_vbmi());
 #endif
       }
-    }
-  }
-  set_num_threads(1);
+  });
 }
 
 TEST_CASE("int8 conv: asymmetric 'same' pads and depthwise with dilation", "[int8][conv]") {
@@ -310,8 +305,7 @@ TEST_CASE("int8 deconv equals the reference: strides, pads, dilation, groups, ou
       {4, 2, 1, 1, 8, 0, 8, 8, 6, 6},   // depthwise (bilinear-upsampling style)
       {1, 1, 0, 1, 1, 0, 33, 17, 3, 9}, // 1x1: a plain GEMM, ragged tiles
   };
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
+  with_1_and_2_threads([&] {
     for (const auto& cs : cases) {
       Deconv2dParams p;
       p.kernel_h = p.kernel_w = cs.k;
@@ -338,7 +332,8 @@ TEST_CASE("int8 deconv equals the reference: strides, pads, dilation, groups, ou
           d.template forward<TI, TO>(in.data(), got.data());
           REQUIRE(got == ref);
           if constexpr (std::is_same_v<TO, std::int32_t>) {
-            // The raw sums equal the fp32 reference deconv on the same integers (exact in double).
+            // The raw int32 sums equal the fp32 reference deconv's double sums on the same
+            // integers (both scatter through deconv2d_scatter_add): no int32 overflow anywhere.
             const std::vector<float> fin(in.begin(), in.end()), fw(wt.begin(), wt.end());
             std::vector<float> f(outn);
             reference::deconv2d(p, s, fin.data(), fw.data(), static_cast<const float*>(nullptr), f.data());
@@ -352,8 +347,7 @@ TEST_CASE("int8 deconv equals the reference: strides, pads, dilation, groups, ou
         run(std::uint8_t{}, std::int32_t{}, int8_requant_identity());
       }
     }
-  }
-  set_num_threads(1);
+  });
 }
 
 TEST_CASE("int8 inner product equals the reference, plain and transposed weights", "[int8][fc]") {
