@@ -622,44 +622,62 @@ class StreamingStats {
   // order-preserving, so one integer max gives absmax and detects them (exponent all ones).
   template <Bins kBins>
   std::size_t scan_fast(const float* x, std::size_t n, float mult, RangeStats& r) {
-    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
-    const __m512 vmult = _mm512_set1_ps(mult), zero = _mm512_setzero_ps();
-    const __m512i one = _mm512_set1_epi32(1);
-    __m512 mn = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-    __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    __m512i am = _mm512_setzero_si512(), cz = _mm512_setzero_si512();
-    std::size_t m = 0;
-    for (std::size_t i = 0; i < n; i += 16) {
-      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-      const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
-      const __m512i ai = _mm512_and_si512(_mm512_castps_si512(v), absmask);
-      am = _mm512_max_epu32(am, ai);
-      mn = _mm512_mask_min_ps(mn, live, mn, v);
-      mx = _mm512_mask_max_ps(mx, live, mx, v);
-      // Indexing every non-zero value gives the zeros as n - m; otherwise count them.
-      if constexpr (kBins != Bins::NonZero)
-        cz = _mm512_mask_add_epi32(cz, _mm512_mask_testn_epi32_mask(live, ai, ai), cz, one);
-      if constexpr (kBins != Bins::None) {
-        // No clamp to M-1: with every |x| < 2^e the index is < M, and a chunk where that
-        // fails (or with NaN/Inf) is not scattered but redone. Masked-off lanes are +0.
-        const __mmask16 keep = kBins == Bins::NonZero ? _mm512_test_epi32_mask(ai, ai)
-                                                      : _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
-        const __m512i k = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_castsi512_ps(ai), vmult));
-        _mm512_storeu_si512(idx_ + m, _mm512_maskz_compress_epi32(keep, k));
-        m += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(keep)));
-      }
+    // Two accumulator sets over alternate vectors: min/max have a 4-cycle latency, and with one
+    // set their chains, not the ports, bounded the loop (positive scan 7.3 -> 4.9 TSC ticks per
+    // 16 values in a standalone loop). Full vectors run unmasked; the tail is masked.
+    ScanAcc a0, a1;
+    std::uint32_t* out = idx_;
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      out = scan_step<kBins>(_mm512_loadu_ps(x + i), __mmask16(0xffff), mult, a0, out);
+      out = scan_step<kBins>(_mm512_loadu_ps(x + i + 16), __mmask16(0xffff), mult, a1, out);
     }
-    const std::uint32_t amax = _mm512_reduce_max_epu32(am);
+    for (; i < n; i += 16) {
+      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+      out = scan_step<kBins>(_mm512_maskz_loadu_ps(live, x + i), live, mult, a0, out);
+    }
+    const std::uint32_t amax = _mm512_reduce_max_epu32(_mm512_max_epu32(a0.am, a1.am));
     if (amax >= 0x7f800000u) return kNoFast;
+    const auto m = static_cast<std::size_t>(out - idx_);
     r.n = n;
     r.nonfinite = 0;
-    r.zeros = kBins == Bins::NonZero ? n - m : static_cast<std::uint64_t>(_mm512_reduce_add_epi32(cz));
+    r.zeros = kBins == Bins::NonZero ? n - m
+                                     : static_cast<std::uint64_t>(_mm512_reduce_add_epi32(_mm512_add_epi32(a0.cz, a1.cz)));
     // zeros are canonicalised to +0 (a -0 min/max would depend on the order)
-    r.min = _mm512_reduce_min_ps(mn) + 0.0f;
-    r.max = _mm512_reduce_max_ps(mx) + 0.0f;
+    r.min = _mm512_reduce_min_ps(_mm512_min_ps(a0.mn, a1.mn)) + 0.0f;
+    r.max = _mm512_reduce_max_ps(_mm512_max_ps(a0.mx, a1.mx)) + 0.0f;
     r.absmax = n ? std::bit_cast<float>(amax) : 0.0f;
     if (n == 0) r.min = std::numeric_limits<float>::infinity(), r.max = -r.min;
     return m;
+  }
+
+  struct ScanAcc {
+    __m512 mn = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512i am = _mm512_setzero_si512(), cz = _mm512_setzero_si512();
+  };
+
+  // scan_fast's work on one vector v (lanes outside `live` are +0 and ignored); appends the
+  // kept indices at out and returns the new end.
+  template <Bins kBins>
+  static std::uint32_t* scan_step(__m512 v, __mmask16 live, float mult, ScanAcc& a, std::uint32_t* out) {
+    const __m512i ai = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
+    a.am = _mm512_max_epu32(a.am, ai);
+    a.mn = _mm512_mask_min_ps(a.mn, live, a.mn, v);
+    a.mx = _mm512_mask_max_ps(a.mx, live, a.mx, v);
+    // Indexing every non-zero value gives the zeros as n - m; otherwise count them.
+    if constexpr (kBins != Bins::NonZero)
+      a.cz = _mm512_mask_add_epi32(a.cz, _mm512_mask_testn_epi32_mask(live, ai, ai), a.cz, _mm512_set1_epi32(1));
+    if constexpr (kBins != Bins::None) {
+      // No clamp to M-1: with every |x| < 2^e the index is < M, and a chunk where that
+      // fails (or with NaN/Inf) is not scattered but redone. Masked-off lanes are +0.
+      const __mmask16 keep = kBins == Bins::NonZero ? _mm512_test_epi32_mask(ai, ai)
+                                                    : _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+      const __m512i k = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_castsi512_ps(ai), _mm512_set1_ps(mult)));
+      _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(keep, k));
+      out += std::popcount(static_cast<unsigned>(keep));
+    }
+    return out;
   }
 
   // scan_fast, with the masked rescan for a chunk that has NaN/Inf; with kIndex the bin
