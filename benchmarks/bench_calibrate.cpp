@@ -2,6 +2,10 @@
 //   Fp32Forwards     N plain fp32 forwards over the Data layer (the floor)
 //   Statistics       the same N forwards with the statistics as quantize collects them
 //                    (skip_propagated:1, the target <= 1.25x) or with every blob's histogram (:0)
+//   Interleaved      one Fp32Forwards run and one Statistics/skip_propagated:1 run per
+//                    iteration, on one Net, each timed alone: both see the same machine load,
+//                    so the per-iteration ratio (counter ratio_median) is the number to quote on
+//                    a shared machine; ratio_of_minima divides the two minima
 //   Quantize         the whole quantize (load, graph_transform + check, statistics, KL thresholds,
 //                    int8 umodel, files) as the tool runs it, without the int8 cosine pass
 // Peer: PyTorch FX PTQ (/work/shared/bench/torch_ptq_time.py), run by bench_calibrate.sh.
@@ -10,6 +14,8 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -69,6 +75,42 @@ void Statistics(benchmark::State& st) {
   st.counters["range_only"] = static_cast<double>(range_only.size());
 }
 
+void Interleaved(benchmark::State& st) {
+  if (!have_model(st)) return;
+  const auto p = optimised();
+  engine::Net net(p);
+  const auto skip = calib::label_blobs(p);
+  std::set<std::string> blobs;
+  std::map<std::string, Shape> shapes;
+  for (const auto& b : net.blob_names()) {
+    shapes[b] = net.blob_shape(b);
+    if (!skip.count(b)) blobs.insert(b);
+  }
+  const auto range_only = calib::histogram_free_blobs(p, {}, shapes, blobs);
+  const int n = iters();
+  std::ostringstream warn;
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  std::vector<double> fwd, stats, ratio;
+  for (auto _ : st) {
+    const auto t0 = Clock::now();
+    calib::rewind_data(net);
+    for (int i = 0; i < n; ++i) net.forward();
+    const auto t1 = Clock::now();
+    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, skip, range_only, warn));
+    const auto t2 = Clock::now();
+    fwd.push_back(ms(t1 - t0));
+    stats.push_back(ms(t2 - t1));
+    ratio.push_back(stats.back() / fwd.back());
+  }
+  if (fwd.empty()) return;
+  std::sort(ratio.begin(), ratio.end());
+  st.counters["fwd_min_ms"] = *std::min_element(fwd.begin(), fwd.end());
+  st.counters["stats_min_ms"] = *std::min_element(stats.begin(), stats.end());
+  st.counters["ratio_of_minima"] = st.counters["stats_min_ms"] / st.counters["fwd_min_ms"];
+  st.counters["ratio_median"] = ratio[ratio.size() / 2];
+}
+
 void Quantize(benchmark::State& st) {
   if (!have_model(st)) return;
   const fs::path dir = fs::temp_directory_path() / ("octet_bench_cal_" + std::to_string(::getpid()));
@@ -90,4 +132,5 @@ void Quantize(benchmark::State& st) {
 
 BENCHMARK(Fp32Forwards)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Statistics)->Arg(1)->Arg(0)->ArgName("skip_propagated")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(Interleaved)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 BENCHMARK(Quantize)->Arg(0)->Arg(1)->ArgName("per_channel")->Unit(benchmark::kMillisecond)->UseRealTime();
