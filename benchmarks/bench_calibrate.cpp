@@ -55,38 +55,41 @@ void Fp32Forwards(benchmark::State& st) {
   st.counters["images"] = n;
 }
 
+// The optimised net and what collect_statistics is given for it: label blobs skipped and, as
+// quantize runs it, propagated blobs range-only (`propagated_range_only`).
+struct StatsInput {
+  ufw::NetParameter p = optimised();
+  std::set<std::string> skip = calib::label_blobs(p), range_only;
+
+  explicit StatsInput(bool propagated_range_only) {
+    if (!propagated_range_only) return;
+    engine::Net net(p);
+    std::set<std::string> blobs;
+    std::map<std::string, Shape> shapes;
+    for (const auto& b : net.blob_names()) {
+      shapes[b] = net.blob_shape(b);
+      if (!skip.count(b)) blobs.insert(b);
+    }
+    range_only = calib::histogram_free_blobs(p, {}, shapes, blobs);
+  }
+};
+
 // Arg 1: as quantize runs it (propagated blobs range-only); arg 0: every blob with a histogram.
 void Statistics(benchmark::State& st) {
   if (!have_model(st)) return;
-  const auto p = optimised();
-  engine::Net net(p);
-  const auto skip = calib::label_blobs(p);
-  std::set<std::string> blobs, range_only;
-  std::map<std::string, Shape> shapes;
-  for (const auto& b : net.blob_names()) {
-    shapes[b] = net.blob_shape(b);
-    if (!skip.count(b)) blobs.insert(b);
-  }
-  if (st.range(0)) range_only = calib::histogram_free_blobs(p, {}, shapes, blobs);
+  const StatsInput in(st.range(0) != 0);
+  engine::Net net(in.p);
   std::ostringstream warn;
   for (auto _ : st)
-    benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, skip, range_only, warn));
+    benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, in.skip, in.range_only, warn));
   st.counters["images"] = iters();
-  st.counters["range_only"] = static_cast<double>(range_only.size());
+  st.counters["range_only"] = static_cast<double>(in.range_only.size());
 }
 
 void Interleaved(benchmark::State& st) {
   if (!have_model(st)) return;
-  const auto p = optimised();
-  engine::Net net(p);
-  const auto skip = calib::label_blobs(p);
-  std::set<std::string> blobs;
-  std::map<std::string, Shape> shapes;
-  for (const auto& b : net.blob_names()) {
-    shapes[b] = net.blob_shape(b);
-    if (!skip.count(b)) blobs.insert(b);
-  }
-  const auto range_only = calib::histogram_free_blobs(p, {}, shapes, blobs);
+  const StatsInput in(true);
+  engine::Net net(in.p);
   const int n = iters();
   std::ostringstream warn;
   using Clock = std::chrono::steady_clock;
@@ -97,7 +100,7 @@ void Interleaved(benchmark::State& st) {
     calib::rewind_data(net);
     for (int i = 0; i < n; ++i) net.forward();
     const auto t1 = Clock::now();
-    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, skip, range_only, warn));
+    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn));
     const auto t2 = Clock::now();
     fwd.push_back(ms(t1 - t0));
     stats.push_back(ms(t2 - t1));
