@@ -15,6 +15,7 @@
 
 #include "octet/core/error.hpp"
 #include "octet/data/lmdb.hpp"
+#include "octet/data/image_codecs.hpp"
 #include "octet/data/opencv.hpp"
 #include "octet/data/sources.hpp"
 
@@ -254,7 +255,7 @@ inline ConvertStats convert_to_lmdb(const ConvertOptions& o) {
       if (!images.empty()) {
         const auto& im = images[i];
         const fs::path file = fs::path(o.image_root) / im.rel;
-        cv::Mat img = cv::imread(file.string(), o.gray ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+        cv::Mat img = read_image(file.string(), o.gray ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
         if (img.empty()) {
           if (o.strict) throw IoError(error_text(file.string(), "cannot read image"));
           if (!st.skipped++) st.first_skipped = file.string();

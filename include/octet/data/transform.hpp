@@ -16,6 +16,7 @@
 
 #include "octet/core/error.hpp"
 #include "octet/data/datum.hpp"
+#include "octet/data/image_codecs.hpp"
 #include "octet/data/opencv.hpp"
 #include "octet/proto/umodel.pb.h"
 
@@ -469,7 +470,7 @@ inline void decode_encoded(Sample& s, bool force_gray = false, bool force_color 
   if (!s.encoded) return;
   cv::Mat raw(1, static_cast<int>(s.bytes.size()), CV_8U, s.bytes.data());
   const int flags = force_gray ? cv::IMREAD_GRAYSCALE : force_color ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED;
-  cv::Mat img = cv::imdecode(raw, flags);
+  cv::Mat img = decode_image(raw, flags);
   if (img.empty()) throw IoError("encoded image data cannot be decoded");
   if (img.depth() != CV_8U) img.convertTo(img, CV_8U);
   std::vector<unsigned char> chw(img.total() * img.channels());
