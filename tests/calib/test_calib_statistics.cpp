@@ -406,6 +406,11 @@ TEST_CASE("StreamingStats equals TensorStats::update for any batch size, order, 
   (void)s.finish();
   s.update(std::span<const float>(sets[1]).subspan(1000, 1000));
   REQUIRE(s.finish() == run_dyadic(std::vector<float>(sets[1].begin(), sets[1].begin() + 2000), 512, 2000));
+  // release() (collect_statistics' end) moves out what finish() copies
+  s.update(std::span<const float>(sets[1]).subspan(2000, 1000));
+  const auto copy = s.finish();
+  REQUIRE(std::move(s).release() == copy);
+  REQUIRE(std::move(StreamingStats(512, false)).release() == TensorStats::range_only(512));
 }
 
 TEST_CASE("Range-only statistics: exact range, no histogram, order-free, and merge keeps them range-only") {

@@ -159,7 +159,7 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
     for (size_t k : after_forward) st[k].update(data[k]);
     bar.step(it + 1);
   }
-  for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], st[k].finish());
+  for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], std::move(st[k]).release());
   r.iterations = n;
   return r;
 }
