@@ -477,3 +477,124 @@ TEST_CASE("Serialisation: range-only tensors round-trip; version 1 files still l
   bad2.replace(bad2.find("hist none 0"), 11, "hist range_only 0");
   REQUIRE_THROWS_AS(parse_stats(bad2, "mem"), octet::IoError);
 }
+
+// The SIMD scan takes a zero-free shortcut (integer min/max of the raw bits, no zero count, no
+// compress) for chunks without ±0 and falls back when a chunk has one, and for good once such
+// chunks are common. Blocks of at most one chunk, each with one property the shortcut must get
+// right, in an order that turns it off and exercises both paths on the same stream.
+static std::vector<std::vector<float>> zero_free_blocks() {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::mt19937_64 rng(77);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  auto normal = [&](std::size_t n, float scale, int sign) {
+    std::vector<float> v(n);
+    for (auto& x : v) {
+      x = g(rng) * scale;
+      if (x == 0.0f) x = scale;
+      if (sign > 0) x = std::fabs(x);
+      if (sign < 0) x = -std::fabs(x);
+    }
+    return v;
+  };
+  std::vector<std::vector<float>> b;
+  b.push_back(normal(1024, 1.0f, 0));  // both signs, full chunk
+  b.push_back(normal(1000, 2.0f, -1));  // all negative: max is the least negative
+  b.push_back(normal(37, 0.5f, 1));     // all positive, masked tail
+  for (std::size_t n : {1, 15, 16, 17, 31, 32, 33}) b.push_back(normal(n, 1.0f, 0));
+  {
+    auto v = normal(50, 1.0f, 0);  // subnormals and tiny values among normal ones
+    v[3] = std::numeric_limits<float>::denorm_min(), v[4] = -1e-40f, v[5] = 1e-39f;
+    b.push_back(v);
+  }
+  for (float z : {0.0f, -0.0f}) {  // one zero among normals, among negatives, among positives
+    for (int sign : {0, -1, 1}) {
+      auto v = normal(300, 1.0f, sign);
+      v[150] = z;
+      b.push_back(v);
+    }
+  }
+  for (float s : {nan, -nan, inf, -inf}) {  // NaN/Inf without zeros
+    auto v = normal(200, 1.0f, 0);
+    v[17] = s;
+    b.push_back(v);
+  }
+  b.push_back(normal(1024, 1e5f, 0));  // the range grows: coarsening
+  b.push_back(normal(700, 1e-3f, -1));
+  for (int k = 0; k < 40; ++k) {  // zeros in every chunk: the shortcut turns off
+    auto v = normal(128, 1.0f, 0);
+    v[k] = k % 2 ? 0.0f : -0.0f;
+    b.push_back(v);
+  }
+  b.push_back(normal(1024, 3.0f, 0));
+  b.push_back(normal(64, 1.0f, -1));
+  return b;
+}
+
+TEST_CASE("StreamingStats: the zero-free SIMD shortcut equals the reference chunk by chunk") {
+  const auto blocks = zero_free_blocks();
+  for (int binnum : {512, 2048}) {
+    for (bool histogram : {true, false}) {
+      // Each block alone, after one value that sets the grid (the first chunk takes the slow
+      // path): +A > every |x| leaves the block's min to the scan, -A its max.
+      for (std::size_t k = 0; k < blocks.size(); ++k) {
+        float a = 1.0f;
+        for (float v : blocks[k])
+          if (std::isfinite(v)) a = std::max(a, 2.0f * std::fabs(v));
+        for (float primer : {a, -a}) {
+          INFO("binnum=" << binnum << " histogram=" << histogram << " block " << k << " primer " << primer);
+          StreamingStats s(binnum, histogram);
+          auto ref = histogram ? TensorStats::dyadic(binnum) : TensorStats::range_only(binnum);
+          for (const std::vector<float>& v : {std::vector<float>{primer}, blocks[k]}) {
+            s.update(v);
+            ref.update(v);
+          }
+          const auto got = s.finish();
+          REQUIRE(got == ref);
+          REQUIRE(serialize_stats({{"t", got}}) == serialize_stats({{"t", ref}}));
+        }
+      }
+      // All blocks in one stream: the shortcut turns off in the run of zero chunks.
+      StreamingStats s(binnum, histogram);
+      auto ref = histogram ? TensorStats::dyadic(binnum) : TensorStats::range_only(binnum);
+      for (std::size_t k = 0; k < blocks.size(); ++k) {
+        INFO("binnum=" << binnum << " histogram=" << histogram << " stream, block " << k);
+        s.update(blocks[k]);
+        ref.update(blocks[k]);
+        const auto got = s.finish();
+        REQUIRE(got == ref);
+        REQUIRE(serialize_stats({{"t", got}}) == serialize_stats({{"t", ref}}));
+      }
+    }
+  }
+}
+
+TEST_CASE("StreamingStats::update_relu: the zero-free shortcut equals two separate updates") {
+  const auto blocks = zero_free_blocks();
+  auto relu = [](const std::vector<float>& x) {
+    std::vector<float> y(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) y[i] = x[i] > 0 ? x[i] : (x[i] != x[i] ? x[i] : 0.0f);
+    return y;
+  };
+  auto check = [&](const std::vector<std::vector<float>>& stream) {
+    StreamingStats xs(2048, false), ys(2048, true), xr(2048, false), yr(2048, true);
+    for (std::size_t k = 0; k < stream.size(); ++k) {
+      INFO("block " << k << " of " << stream.size());
+      const auto y = relu(stream[k]);
+      StreamingStats::update_relu(xs, ys, stream[k], y);
+      xr.update(stream[k]);
+      yr.update(y);
+      const auto gx = xs.finish(), gy = ys.finish(), wx = xr.finish(), wy = yr.finish();
+      REQUIRE(gx == wx);
+      REQUIRE(gy == wy);
+      REQUIRE(serialize_stats({{"x", gx}, {"y", gy}}) == serialize_stats({{"x", wx}, {"y", wy}}));
+    }
+  };
+  for (const auto& b : blocks) {
+    float a = 1.0f;
+    for (float v : b)
+      if (std::isfinite(v)) a = std::max(a, 2.0f * std::fabs(v));
+    check({{a}, b});
+    check({{-a, a}, b});  // y's grid set by a, x's max left to the scan
+  }
+  check(blocks);
+}

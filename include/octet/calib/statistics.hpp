@@ -689,11 +689,94 @@ class StreamingStats {
     return out;
   }
 
+  // A chunk with no ±0 (no exact zeros: the common case for a conv output or a ReLU's input)
+  // needs neither a zero count nor, for Bins::NonZero, a compress. Four integer min/max over the
+  // raw bits give min, max and NaN/Inf in place of scan_fast's |x| mask, integer absmax, float
+  // min/max and zero count: for sign-clear values float order is signed-integer order, for
+  // sign-set ones unsigned order is magnitude order, +0 is the unsigned minimum and -0 the
+  // signed minimum. Returns how many indices it wrote, kNoFast on NaN/Inf, kHasZero when the
+  // chunk has a ±0 (r is then not set; the caller rescans with scan_fast). About 10 of
+  // scan_fast's 12 vector ops per 16 values for a ReLU pair, 7 of 10 for NonZero: BM_ReluPair
+  // one_read 21.5-23.0 -> 18.7-18.8 us; the whole statistics pass on resnet8 ~0.8% faster.
+  static constexpr std::size_t kHasZero = kNoFast - 1;
+  struct BitsAcc {
+    __m512i smax = _mm512_set1_epi32(std::numeric_limits<std::int32_t>::min());
+    __m512i smin = _mm512_set1_epi32(std::numeric_limits<std::int32_t>::max());
+    __m512i umax = _mm512_setzero_si512(), umin = _mm512_set1_epi32(-1);
+  };
+  template <Bins kBins>
+  std::size_t scan_zero_free(const float* x, std::size_t n, float mult, RangeStats& r) {
+    static_assert(kBins != Bins::None);
+    BitsAcc a0, a1;
+    std::uint32_t* out = idx_;
+    const __m512 vmult = _mm512_set1_ps(mult);
+    auto step = [&](__m512 v, __mmask16 live, BitsAcc& a) {
+      const __m512i b = _mm512_castps_si512(v);
+      a.smax = _mm512_mask_max_epi32(a.smax, live, a.smax, b);
+      a.smin = _mm512_mask_min_epi32(a.smin, live, a.smin, b);
+      a.umax = _mm512_mask_max_epu32(a.umax, live, a.umax, b);
+      a.umin = _mm512_mask_min_epu32(a.umin, live, a.umin, b);
+      if constexpr (kBins == Bins::NonZero) {
+        // every live value is non-zero: store all 16, keep the live ones
+        _mm512_storeu_si512(out, _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_abs_ps(v), vmult)));
+        out += std::popcount(static_cast<unsigned>(live));
+      } else {
+        const __mmask16 keep = _mm512_mask_cmp_ps_mask(live, v, _mm512_setzero_ps(), _CMP_GT_OQ);
+        _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(keep, _mm512_cvttps_epi32(_mm512_mul_ps(v, vmult))));
+        out += std::popcount(static_cast<unsigned>(keep));
+      }
+    };
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      step(_mm512_loadu_ps(x + i), __mmask16(0xffff), a0);
+      step(_mm512_loadu_ps(x + i + 16), __mmask16(0xffff), a1);
+    }
+    for (; i < n; i += 16) {
+      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+      step(_mm512_maskz_loadu_ps(live, x + i), live, a0);
+    }
+    // Masked forms with a full mask, reduced through memory: GCC 12 raises -Wuninitialized on
+    // the _mm512_undefined_epi32() inside the unmasked integer min/max and the reductions here.
+    constexpr __mmask16 all = 0xffff;
+    alignas(64) std::int32_t s_max[16], s_min[16];
+    alignas(64) std::uint32_t u_max[16], u_min[16];
+    _mm512_store_si512(s_max, _mm512_mask_max_epi32(a0.smax, all, a0.smax, a1.smax));
+    _mm512_store_si512(s_min, _mm512_mask_min_epi32(a0.smin, all, a0.smin, a1.smin));
+    _mm512_store_si512(u_max, _mm512_mask_max_epu32(a0.umax, all, a0.umax, a1.umax));
+    _mm512_store_si512(u_min, _mm512_mask_min_epu32(a0.umin, all, a0.umin, a1.umin));
+    const std::int32_t smax = *std::max_element(s_max, s_max + 16), smin = *std::min_element(s_min, s_min + 16);
+    const std::uint32_t umax = *std::max_element(u_max, u_max + 16), umin = *std::min_element(u_min, u_min + 16);
+    if (smax >= 0x7f800000 || umax >= 0xff800000u) return kNoFast;  // +-NaN / +-Inf
+    if (umin == 0 || smin == std::numeric_limits<std::int32_t>::min()) return kHasZero;
+    const bool any_clear = smax >= 0, any_set = umax >= 0x80000000u;
+    r.n = n;
+    r.zeros = 0;
+    r.nonfinite = 0;
+    r.max = std::bit_cast<float>(any_clear ? static_cast<std::uint32_t>(smax) : umin);
+    r.min = std::bit_cast<float>(any_set ? umax : umin);
+    r.absmax = std::max(r.max, -r.min);
+    return static_cast<std::size_t>(out - idx_);
+  }
+
+  // scan_zero_free while chunks with a ±0 stay rare (at most about 1 in 8 of those tried; each
+  // costs a second scan), scan_fast after that. On resnet8 about 1 chunk in 2600 of a ReLU's
+  // input has an exact zero; a ReLU output read directly has zeros in every chunk.
+  template <Bins kBins>
+  std::size_t scan_adaptive(const float* x, std::size_t n, float mult, RangeStats& r) {
+    if (n > 0 && zero_chunks_ * 8 <= tried_chunks_ + 8) {
+      ++tried_chunks_;
+      const std::size_t m = scan_zero_free<kBins>(x, n, mult, r);
+      if (m != kHasZero) return m;
+      ++zero_chunks_;
+    }
+    return scan_fast<kBins>(x, n, mult, r);
+  }
+
   // scan_fast, with the masked rescan for a chunk that has NaN/Inf; with kIndex the bin
   // indices of the finite non-zero values.
   template <bool kIndex>
   std::size_t scan_avx512(const float* x, std::size_t n, float mult, RangeStats& r) {
-    const std::size_t m = scan_fast<kIndex ? Bins::NonZero : Bins::None>(x, n, mult, r);
+    const std::size_t m = kIndex ? scan_adaptive<Bins::NonZero>(x, n, mult, r) : scan_fast<Bins::None>(x, n, mult, r);
     return m == kNoFast ? scan_masked_avx512<kIndex>(x, n, mult, r) : m;
   }
 
@@ -702,7 +785,7 @@ class StreamingStats {
   // kNoFast when x has NaN/Inf or is empty (the caller then reads the chunk of y).
   std::size_t scan_relu_avx512(const float* x, std::size_t n, float mult, RangeStats& rx, RangeStats& ry) {
     if (n == 0) return kNoFast;
-    const std::size_t m = scan_fast<Bins::Positive>(x, n, mult, rx);
+    const std::size_t m = scan_adaptive<Bins::Positive>(x, n, mult, rx);
     if (m == kNoFast) return kNoFast;
     ry.n = n;
     ry.nonfinite = 0;
@@ -795,6 +878,7 @@ class StreamingStats {
   std::vector<std::uint32_t> lanes_;   // kLanes arrays of M counters
   std::uint64_t pending_ = 0;          // values scattered since the last fold
   std::uint64_t zeros_ = 0, bad_ = 0;  // of those, exact zeros (bin 0) and NaN/Inf (last bin)
+  std::uint64_t tried_chunks_ = 0, zero_chunks_ = 0;  // scan_adaptive's zero-free tries, and those with a ±0
   alignas(64) std::uint32_t idx_[kChunk + 16];
 };
 
