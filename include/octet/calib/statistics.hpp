@@ -837,25 +837,29 @@ class StreamingStats {
   }
 #endif
 
-  // kLanes counter arrays (lane-major, so the address is base + 4·bin), element i going to lane
-  // i % kLanes: runs of one bin do not serialise on one counter.
+  // kLanes counters per bin, side by side (bin k, lane j at k·kLanes + j), element i going to
+  // lane i % kLanes: runs of one bin do not serialise on one counter. Side by side rather than
+  // one array per lane, so a bin met in both lanes costs one cache line, not two: the lanes'
+  // lines mostly come from L2 (replaying resnet8's bin streams: 0.90 TSC ticks per value with
+  // the lanes in L1, 1.03-1.15 without; side by side 1.05-1.10). In-process A/B on resnet8:
+  // -0.4% for the whole statistics pass (median of 6 runs).
   void scatter(std::size_t n) {
     static_assert(kLanes == 2);
     std::uint32_t* l0 = lanes_.data();
-    std::uint32_t* l1 = l0 + t_.hist.size();
+    std::uint32_t* l1 = l0 + 1;
     const std::uint32_t* idx = idx_;
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-      ++l0[idx[i]];
-      ++l1[idx[i + 1]];
-      ++l0[idx[i + 2]];
-      ++l1[idx[i + 3]];
-      ++l0[idx[i + 4]];
-      ++l1[idx[i + 5]];
-      ++l0[idx[i + 6]];
-      ++l1[idx[i + 7]];
+      ++l0[std::size_t{idx[i]} * kLanes];
+      ++l1[std::size_t{idx[i + 1]} * kLanes];
+      ++l0[std::size_t{idx[i + 2]} * kLanes];
+      ++l1[std::size_t{idx[i + 3]} * kLanes];
+      ++l0[std::size_t{idx[i + 4]} * kLanes];
+      ++l1[std::size_t{idx[i + 5]} * kLanes];
+      ++l0[std::size_t{idx[i + 6]} * kLanes];
+      ++l1[std::size_t{idx[i + 7]} * kLanes];
     }
-    for (; i < n; ++i) ++l0[idx[i]];
+    for (; i < n; ++i) ++l0[std::size_t{idx[i]} * kLanes];
   }
 
   void fold(bool reuse = true) {
@@ -864,7 +868,7 @@ class StreamingStats {
     const std::size_t nb = h.size();
     for (std::size_t k = 0; k < nb; ++k) {
       std::uint64_t s = 0;
-      for (std::size_t j = 0; j < kLanes; ++j) s += lanes_[j * nb + k];
+      for (std::size_t j = 0; j < kLanes; ++j) s += lanes_[k * kLanes + j];
       h[k] += s;
     }
     h[0] -= zeros_;
@@ -875,7 +879,7 @@ class StreamingStats {
 
   TensorStats t_;
   bool simd_ = true;
-  std::vector<std::uint32_t> lanes_;   // kLanes arrays of M counters
+  std::vector<std::uint32_t> lanes_;   // kLanes counters per bin, side by side
   std::uint64_t pending_ = 0;          // values scattered since the last fold
   std::uint64_t zeros_ = 0, bad_ = 0;  // of those, exact zeros (bin 0) and NaN/Inf (last bin)
   std::uint64_t tried_chunks_ = 0, zero_chunks_ = 0;  // scan_adaptive's zero-free tries, and those with a ±0
