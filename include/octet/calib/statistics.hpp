@@ -636,15 +636,8 @@ class StreamingStats {
     // 16 values in a standalone loop). Full vectors run unmasked; the tail is masked.
     ScanAcc a0, a1;
     std::uint32_t* out = idx_;
-    std::size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-      out = scan_step<kBins>(_mm512_loadu_ps(x + i), __mmask16(0xffff), mult, a0, out);
-      out = scan_step<kBins>(_mm512_loadu_ps(x + i + 16), __mmask16(0xffff), mult, a1, out);
-    }
-    for (; i < n; i += 16) {
-      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-      out = scan_step<kBins>(_mm512_maskz_loadu_ps(live, x + i), live, mult, a0, out);
-    }
+    for_each_vector(x, n, a0, a1,
+                    [&](__m512 v, __mmask16 live, ScanAcc& a) { out = scan_step<kBins>(v, live, mult, a, out); });
     const std::uint32_t amax = _mm512_reduce_max_epu32(_mm512_max_epu32(a0.am, a1.am));
     if (amax >= 0x7f800000u) return kNoFast;
     const auto m = static_cast<std::size_t>(out - idx_);
@@ -658,6 +651,21 @@ class StreamingStats {
     r.absmax = n ? std::bit_cast<float>(amax) : 0.0f;
     if (n == 0) r.min = std::numeric_limits<float>::infinity(), r.max = -r.min;
     return m;
+  }
+
+  // step(v, live, acc) over x[0, n): full vectors alternately on a0 and a1 (two chains through
+  // the accumulators, see scan_fast), then the tail masked on a0 (lanes outside `live` are +0).
+  template <class Acc, class Step>
+  static void for_each_vector(const float* x, std::size_t n, Acc& a0, Acc& a1, Step&& step) {
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      step(_mm512_loadu_ps(x + i), __mmask16(0xffff), a0);
+      step(_mm512_loadu_ps(x + i + 16), __mmask16(0xffff), a1);
+    }
+    for (; i < n; i += 16) {
+      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+      step(_mm512_maskz_loadu_ps(live, x + i), live, a0);
+    }
   }
 
   struct ScanAcc {
@@ -710,7 +718,7 @@ class StreamingStats {
     BitsAcc a0, a1;
     std::uint32_t* out = idx_;
     const __m512 vmult = _mm512_set1_ps(mult);
-    auto step = [&](__m512 v, __mmask16 live, BitsAcc& a) {
+    for_each_vector(x, n, a0, a1, [&](__m512 v, __mmask16 live, BitsAcc& a) {
       const __m512i b = _mm512_castps_si512(v);
       a.smax = _mm512_mask_max_epi32(a.smax, live, a.smax, b);
       a.smin = _mm512_mask_min_epi32(a.smin, live, a.smin, b);
@@ -725,16 +733,7 @@ class StreamingStats {
         _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(keep, _mm512_cvttps_epi32(_mm512_mul_ps(v, vmult))));
         out += std::popcount(static_cast<unsigned>(keep));
       }
-    };
-    std::size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-      step(_mm512_loadu_ps(x + i), __mmask16(0xffff), a0);
-      step(_mm512_loadu_ps(x + i + 16), __mmask16(0xffff), a1);
-    }
-    for (; i < n; i += 16) {
-      const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-      step(_mm512_maskz_loadu_ps(live, x + i), live, a0);
-    }
+    });
     // Masked forms with a full mask, reduced through memory: GCC 12 raises -Wuninitialized on
     // the _mm512_undefined_epi32() inside the unmasked integer min/max and the reductions here.
     constexpr __mmask16 all = 0xffff;
