@@ -530,6 +530,15 @@ static std::vector<std::vector<float>> zero_free_blocks() {
   return b;
 }
 
+// A value beyond every finite |x| of the block (at least 1): as the first chunk it sets a grid
+// that holds the whole block, and it decides one end of the range (+a the max, -a the min).
+static float beyond(const std::vector<float>& block) {
+  float a = 1.0f;
+  for (float v : block)
+    if (std::isfinite(v)) a = std::max(a, 2.0f * std::fabs(v));
+  return a;
+}
+
 TEST_CASE("StreamingStats: the zero-free SIMD shortcut equals the reference chunk by chunk") {
   const auto blocks = zero_free_blocks();
   for (int binnum : {512, 2048}) {
@@ -537,9 +546,7 @@ TEST_CASE("StreamingStats: the zero-free SIMD shortcut equals the reference chun
       // Each block alone, after one value that sets the grid (the first chunk takes the slow
       // path): +A > every |x| leaves the block's min to the scan, -A its max.
       for (std::size_t k = 0; k < blocks.size(); ++k) {
-        float a = 1.0f;
-        for (float v : blocks[k])
-          if (std::isfinite(v)) a = std::max(a, 2.0f * std::fabs(v));
+        const float a = beyond(blocks[k]);
         for (float primer : {a, -a}) {
           INFO("binnum=" << binnum << " histogram=" << histogram << " block " << k << " primer " << primer);
           StreamingStats s(binnum, histogram);
@@ -590,9 +597,7 @@ TEST_CASE("StreamingStats::update_relu: the zero-free shortcut equals two separa
     }
   };
   for (const auto& b : blocks) {
-    float a = 1.0f;
-    for (float v : b)
-      if (std::isfinite(v)) a = std::max(a, 2.0f * std::fabs(v));
+    const float a = beyond(b);
     check({{a}, b});
     check({{-a, a}, b});  // y's grid set by a, x's max left to the scan
   }
