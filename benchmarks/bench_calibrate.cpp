@@ -6,6 +6,9 @@
 //                    iteration, on one Net, each timed alone: both see the same machine load,
 //                    so the per-iteration ratio (counter ratio_median) is the number to quote on
 //                    a shared machine; ratio_of_minima divides the two minima
+//   Breakdown        per iteration: plain forwards, forwards with an empty per-layer hook, a
+//                    statistics pass with every blob range-only, and one as quantize runs it;
+//                    the last three as median ratios to the first
 //   Quantize         the whole quantize (load, graph_transform + check, statistics, KL thresholds,
 //                    int8 umodel, files) as the tool runs it, without the int8 cosine pass
 // Peer: PyTorch FX PTQ (/work/shared/bench/torch_ptq_time.py), run by bench_calibrate.sh.
@@ -114,6 +117,52 @@ void Interleaved(benchmark::State& st) {
   st.counters["ratio_median"] = ratio[ratio.size() / 2];
 }
 
+// Where the statistics pass's time goes, as ratios to the plain forwards timed in the same
+// iteration (medians): `empty_hook` = the forwards with a per-layer hook that does nothing
+// (the price of Net::forward(after_layer)); `range_only` = collect_statistics with every blob
+// range-only (reads and scans, no histogram); `full` = as quantize collects them (= Interleaved).
+void Breakdown(benchmark::State& st) {
+  if (!have_model(st)) return;
+  const StatsInput in(true);
+  engine::Net net(in.p);
+  const int n = iters();
+  std::ostringstream warn;
+  std::set<std::string> every_blob;
+  for (const auto& b : net.blob_names())
+    if (!in.skip.count(b)) every_blob.insert(b);
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  std::vector<double> fwd, hook, range, full;
+  std::size_t sink = 0;
+  for (auto _ : st) {
+    const auto t0 = Clock::now();
+    calib::rewind_data(net);
+    for (int i = 0; i < n; ++i) net.forward();
+    const auto t1 = Clock::now();
+    calib::rewind_data(net);
+    for (int i = 0; i < n; ++i) net.forward([&](size_t k) { sink += k; });
+    const auto t2 = Clock::now();
+    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, in.skip, every_blob, warn));
+    const auto t3 = Clock::now();
+    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn));
+    const auto t4 = Clock::now();
+    fwd.push_back(ms(t1 - t0));
+    hook.push_back(ms(t2 - t1) / fwd.back());
+    range.push_back(ms(t3 - t2) / fwd.back());
+    full.push_back(ms(t4 - t3) / fwd.back());
+  }
+  benchmark::DoNotOptimize(sink);
+  if (fwd.empty()) return;
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  st.counters["fwd_median_ms"] = median(fwd);
+  st.counters["empty_hook"] = median(hook);
+  st.counters["range_only"] = median(range);
+  st.counters["full"] = median(full);
+}
+
 void Quantize(benchmark::State& st) {
   if (!have_model(st)) return;
   const fs::path dir = fs::temp_directory_path() / ("octet_bench_cal_" + std::to_string(::getpid()));
@@ -136,4 +185,5 @@ void Quantize(benchmark::State& st) {
 BENCHMARK(Fp32Forwards)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Statistics)->Arg(1)->Arg(0)->ArgName("skip_propagated")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Interleaved)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
+BENCHMARK(Breakdown)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 BENCHMARK(Quantize)->Arg(0)->Arg(1)->ArgName("per_channel")->Unit(benchmark::kMillisecond)->UseRealTime();
