@@ -89,14 +89,19 @@ void Statistics(benchmark::State& st) {
   st.counters["range_only"] = static_cast<double>(in.range_only.size());
 }
 
+using Clock = std::chrono::steady_clock;
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 void Interleaved(benchmark::State& st) {
   if (!have_model(st)) return;
   const StatsInput in(true);
   engine::Net net(in.p);
   const int n = iters();
   std::ostringstream warn;
-  using Clock = std::chrono::steady_clock;
-  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   std::vector<double> fwd, stats, ratio;
   for (auto _ : st) {
     const auto t0 = Clock::now();
@@ -110,11 +115,10 @@ void Interleaved(benchmark::State& st) {
     ratio.push_back(stats.back() / fwd.back());
   }
   if (fwd.empty()) return;
-  std::sort(ratio.begin(), ratio.end());
   st.counters["fwd_min_ms"] = *std::min_element(fwd.begin(), fwd.end());
   st.counters["stats_min_ms"] = *std::min_element(stats.begin(), stats.end());
   st.counters["ratio_of_minima"] = st.counters["stats_min_ms"] / st.counters["fwd_min_ms"];
-  st.counters["ratio_median"] = ratio[ratio.size() / 2];
+  st.counters["ratio_median"] = median(ratio);
 }
 
 // Where the statistics pass's time goes, as ratios to the plain forwards timed in the same
@@ -130,8 +134,6 @@ void Breakdown(benchmark::State& st) {
   std::set<std::string> every_blob;
   for (const auto& b : net.blob_names())
     if (!in.skip.count(b)) every_blob.insert(b);
-  using Clock = std::chrono::steady_clock;
-  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   std::vector<double> fwd, hook, range, full;
   std::size_t sink = 0;
   for (auto _ : st) {
@@ -153,10 +155,6 @@ void Breakdown(benchmark::State& st) {
   }
   benchmark::DoNotOptimize(sink);
   if (fwd.empty()) return;
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   st.counters["fwd_median_ms"] = median(fwd);
   st.counters["empty_hook"] = median(hook);
   st.counters["range_only"] = median(range);
