@@ -292,12 +292,15 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
     INFO(n);
     const auto& bp = a.plan.blobs.at(n);
     const bool propagated = bp.method.rfind("from ", 0) == 0 || bp.method.rfind("= ", 0) == 0;
-    CHECK(t.is_range_only() == propagated);
+    const bool max = bp.method.rfind("MAX", 0) == 0;  // the net input: MAX(input)
+    CHECK(t.is_range_only() == (propagated || max));
     range_only += t.is_range_only();
     CHECK(t.range.n > 0);
     CHECK(bp.absmax == t.range.absmax);  // the table's min/max/absmax still come from the statistics
   }
-  CHECK(range_only >= 2);  // conv1's output (before relu1) and p1 (max pooling)
+  CHECK(range_only >= 3);  // conv1's output (before relu1), p1 (max pooling), data (MAX)
+  CHECK(part.front().first == "data");
+  CHECK(part.front().second.is_range_only());
   // Every blob with a histogram, collected on the same optimised net as quantize does.
   passes::TransformReport rep;
   const auto opt = calib::strip_label_layers(passes::graph_transform(calib::load_checked(o.model, o.weights), {}, rep));
@@ -345,6 +348,62 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
   for (auto& [n, t] : bad)
     if (n == "logits") t = calib::TensorStats::range_only(o.th_binnum);
   CHECK_THROWS_AS(calib::make_plan(opt, bad, {}, shapes), ModelError);
+}
+
+// MAX needs the range alone: with -th_method=MAX, or th_strategy USE_MAX on a layer, the pass
+// collects no histogram for those blobs, and the thresholds are those a full file gives.
+TEST_CASE("blobs with a MAX threshold are collected range-only", "[calib]") {
+  test::TempDir d;
+  write_lmdb(d.path / "lmdb", 8, 9);
+  auto o = make_model(d.path, net_text(d.path / "lmdb", "th_strategy: USE_MAX"), 8);
+  std::ostringstream log, warn;
+  passes::TransformReport rep;
+  const auto opt = calib::strip_label_layers(passes::graph_transform(calib::load_checked(o.model, o.weights), {}, rep));
+  engine::NetOptions no;
+  no.model_file = o.model;
+  no.weights_file = o.weights;
+  engine::Net net(opt, no);
+  calib::save_stats((d.path / "full.txt").string(),
+                    calib::collect_statistics(net, 8, o.th_binnum, calib::label_blobs(opt), warn).stats);
+
+  for (const char* method : {"KL", "MAX"}) {
+    INFO(method);
+    o.th_method = method;
+    o.load_dist.clear();
+    o.dump_dist = (d.path / (std::string(method) + ".txt")).string();
+    const auto a = calib::quantize(o, log, warn);
+    const auto part = calib::load_stats(o.dump_dist);
+    int histograms = 0;
+    for (const auto& [n, t] : part) {
+      INFO(n << " " << a.plan.blobs.at(n).method);
+      histograms += !t.is_range_only();
+      // KL: c2 (USE_MAX), data (MAX(input)) and the propagated blobs; MAX: every blob.
+      if (std::string(method) == "MAX" || n == "c2" || n == "data") CHECK(t.is_range_only());
+      if (a.plan.blobs.at(n).method == "KL") CHECK_FALSE(t.is_range_only());
+    }
+    CHECK(histograms == (std::string(method) == "KL" ? 5 : 0));  // KL: c1_relu1, s_relu2, g, logits, prob
+    CHECK(a.plan.blobs.at("c2").method == "MAX(th_strategy)");
+    CHECK(a.plan.blobs.at("c2").threshold == static_cast<float>(a.plan.blobs.at("c2").absmax));
+    o.dump_dist.clear();
+    o.load_dist = (d.path / "full.txt").string();
+    const auto b = calib::quantize(o, log, warn);
+    for (const auto& [n, p] : a.plan.blobs) {
+      INFO(n);
+      CHECK(b.plan.blobs.at(n).threshold == p.threshold);
+      CHECK(b.plan.blobs.at(n).method == p.method);
+    }
+  }
+  // A MAX file has no histograms: refused for KL, naming the file, a blob and why.
+  o.th_method = "KL";
+  o.load_dist = (d.path / "MAX.txt").string();
+  try {
+    calib::quantize(o, log, warn);
+    FAIL("range-only statistics accepted for KL");
+  } catch (const ModelError& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find("MAX.txt") != std::string::npos);
+    CHECK(std::string(e.what()).find("range-only") != std::string::npos);
+  }
 }
 
 TEST_CASE("statistics do not depend on the record order", "[calib]") {

@@ -200,6 +200,25 @@ inline Propagation propagation(const ufw::NetParameter& net, const std::set<std:
   for (const auto& [b, src] : r.forward) r.derived.insert(b);
   return r;
 }
+// The method make_plan computes the threshold of a top of layer l with (th_scale applies on
+// top of it), and the tag the per-layer table shows for it.
+inline std::pair<ThMethod, std::string> blob_method(const ufw::LayerParameter& l, const PlanOptions& o) {
+  ThMethod m = o.method;
+  std::string tag = std::string(to_string(m));
+  // USE_DEFAULT rule: a net input keeps its whole range (MAX). Its values are set by the
+  // preprocessing, often a few discrete levels (a normalised background), which the KL
+  // family would clip to the most frequent level.
+  if (o.input_max && (l.type() == "Data" || l.type() == "AnnotatedData" || l.type() == "Input") &&
+      l.th_strategy() == ufw::LayerParameter::USE_DEFAULT)
+    m = ThMethod::MAX, tag = "MAX(input)";
+  if (l.th_strategy() == ufw::LayerParameter::USE_MAX) m = ThMethod::MAX, tag = "MAX(th_strategy)";
+  if (l.th_strategy() == ufw::LayerParameter::USE_KL) {
+    if (m != ThMethod::KL && m != ThMethod::SYMKL && m != ThMethod::JSD) m = ThMethod::KL;
+    tag = std::string(to_string(m)) + "(th_strategy)";
+  }
+  return {m, tag};
+}
+
 // The blobs of `stats` that make_plan calibrates: tops of the net's layers.
 inline std::set<std::string> calibrated_tops(const ufw::NetParameter& net, const std::set<std::string>& have) {
   std::set<std::string> s;
@@ -210,8 +229,9 @@ inline std::set<std::string> calibrated_tops(const ufw::NetParameter& net, const
 }
 }  // namespace detail
 
-// Blobs (of `blobs`) whose threshold make_plan never computes from a histogram: propagated ones
-// and those with an explicit `threshold:` on their layer. Their statistics may be range-only
+// Blobs (of `blobs`) whose threshold make_plan never computes from a histogram: propagated ones,
+// those with an explicit `threshold:` on their layer, and those whose method is MAX (the net
+// input by default, th_strategy USE_MAX, or -th_method=MAX). Their statistics may be range-only
 // (min/max/absmax are still reported). The one rule both the statistics pass and -load_dist use.
 inline std::set<std::string> histogram_free_blobs(const ufw::NetParameter& net, const PlanOptions& o,
                                                   const std::map<std::string, Shape>& shapes,
@@ -221,7 +241,7 @@ inline std::set<std::string> histogram_free_blobs(const ufw::NetParameter& net, 
   const std::set<std::string> calibrated = detail::calibrated_tops(net, blobs);
   std::set<std::string> out = detail::propagation(net, p.float_layers, calibrated).derived;
   for (const auto& l : net.layer())
-    if (l.has_threshold())
+    if (l.has_threshold() || detail::blob_method(l, o).first == ThMethod::MAX)
       for (const auto& t : l.top())
         if (calibrated.count(t)) out.insert(t);
   return out;
@@ -274,7 +294,9 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
   const auto& backward_by = prop.backward_by;
   const auto& derived = prop.derived;
   for (const auto& n : p.order)
-    if (by_blob.at(n)->is_range_only() && !derived.count(n) && !net.layer(producer.at(n)).has_threshold())
+    if (const auto& l = net.layer(producer.at(n));
+        by_blob.at(n)->is_range_only() && !derived.count(n) && !l.has_threshold() &&
+        detail::blob_method(l, o).first != ThMethod::MAX)
       throw ModelError(error_text("statistics", "blob '" + n + "'",
                                   "range-only (no histogram) but its threshold is computed from one"));
 
@@ -298,19 +320,7 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
       how[k] = "derived";
       return;
     }
-    ThMethod m = o.method;
-    std::string tag = std::string(to_string(m));
-    // USE_DEFAULT rule: a net input keeps its whole range (MAX). Its values are set by the
-    // preprocessing, often a few discrete levels (a normalised background), which the KL
-    // family would clip to the most frequent level.
-    if (o.input_max && (l.type() == "Data" || l.type() == "AnnotatedData" || l.type() == "Input") &&
-        l.th_strategy() == ufw::LayerParameter::USE_DEFAULT)
-      m = ThMethod::MAX, tag = "MAX(input)";
-    if (l.th_strategy() == ufw::LayerParameter::USE_MAX) m = ThMethod::MAX, tag = "MAX(th_strategy)";
-    if (l.th_strategy() == ufw::LayerParameter::USE_KL) {
-      if (m != ThMethod::KL && m != ThMethod::SYMKL && m != ThMethod::JSD) m = ThMethod::KL;
-      tag = std::string(to_string(m)) + "(th_strategy)";
-    }
+    auto [m, tag] = detail::blob_method(l, o);
     res[k] = ts.range.n == 0 || ts.hist.total() == 0 ? compute_threshold(ThMethod::MAX, v, to) : compute_threshold(m, v, to);
     if (l.th_scale() != 1.0f) {
       res[k].threshold *= l.th_scale();

@@ -241,7 +241,7 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
   po.fpfwd_outputs = o.fpfwd_outputs;
   po.fpfwd_blocks = o.fpfwd_blocks;
   po.accuracy_opt = o.accuracy_opt;
-  // Propagated / explicit thresholds need no histogram: collected (and dumped) range-only.
+  // Propagated, explicit and MAX thresholds need no histogram: collected (and dumped) range-only.
   std::set<std::string> calibrated;
   for (const auto& b : fnet.blob_names())
     if (!skip.count(b)) calibrated.insert(b);
@@ -257,10 +257,11 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
       if (it == have.end())
         throw ModelError(error_text(o.load_dist, "no statistics for blob '" + b + "' (was it dumped from this net?)"));
       // A full file (every blob with a histogram) fits any flags; a range-only blob fits only
-      // where these flags propagate its threshold too.
+      // where these flags need no histogram for it either.
       if (it->second->is_range_only() && !range_only.count(b))
         throw ModelError(error_text(o.load_dist, "blob '" + b + "' has no histogram (range-only: dumped with flags that "
-                                                             "propagated its threshold), but these flags compute it"));
+                                                             "needed none for it: a propagated, explicit or MAX "
+                                                             "threshold), but these flags compute it from one"));
     }
     for (const auto& s : stats)
       if (s.second.binnum != o.th_binnum)
