@@ -68,6 +68,39 @@ const ufw::LayerParameter& layer(const ufw::NetParameter& n, const std::string& 
   return n.layer(0);
 }
 
+// The optimised net quantize collects on, and its statistics with every blob's histogram.
+struct FullStats {
+  ufw::NetParameter net;
+  std::vector<calib::NamedStats> stats;
+  std::map<std::string, Shape> shapes;
+};
+FullStats full_statistics(const calib::CalibOptions& o) {
+  passes::TransformReport rep;
+  FullStats f;
+  f.net = calib::strip_label_layers(passes::graph_transform(calib::load_checked(o.model, o.weights), {}, rep));
+  engine::NetOptions no;
+  no.model_file = o.model;
+  no.weights_file = o.weights;
+  engine::Net net(f.net, no);
+  std::ostringstream warn;
+  f.stats = calib::collect_statistics(net, o.iterations, o.th_binnum, calib::label_blobs(f.net), warn).stats;
+  for (const auto& b : net.blob_names()) f.shapes[b] = net.blob_shape(b);
+  return f;
+}
+
+// quantize with o refuses its -load_dist file: a range-only blob whose threshold o computes.
+void check_refused_range_only(const calib::CalibOptions& o, const std::string& file) {
+  std::ostringstream log, warn;
+  try {
+    calib::quantize(o, log, warn);
+    FAIL("range-only statistics accepted for a computed threshold");
+  } catch (const ModelError& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find(file) != std::string::npos);
+    CHECK(std::string(e.what()).find("range-only") != std::string::npos);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("quantize writes the NNTC file set and an int8 net close to fp32", "[calib]") {
@@ -302,13 +335,7 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
   CHECK(part.front().first == "data");
   CHECK(part.front().second.is_range_only());
   // Every blob with a histogram, collected on the same optimised net as quantize does.
-  passes::TransformReport rep;
-  const auto opt = calib::strip_label_layers(passes::graph_transform(calib::load_checked(o.model, o.weights), {}, rep));
-  engine::NetOptions no;
-  no.model_file = o.model;
-  no.weights_file = o.weights;
-  engine::Net net(opt, no);
-  const auto full = calib::collect_statistics(net, 8, o.th_binnum, calib::label_blobs(opt), warn);
+  const FullStats full = full_statistics(o);
   for (const auto& [n, t] : full.stats) CHECK_FALSE(t.is_range_only());
   // the histograms both collections have are identical
   for (const auto& [n, t] : part)
@@ -330,24 +357,15 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
   // relu1 in float: conv1's output no longer takes relu1's threshold.
   o.load_dist = (d.path / "part.txt").string();
   o.fpfwd_blocks = {"relu1"};
-  try {
-    calib::quantize(o, log, warn);
-    FAIL("range-only statistics accepted for a computed threshold");
-  } catch (const ModelError& e) {
-    INFO(e.what());
-    CHECK(std::string(e.what()).find("part.txt") != std::string::npos);
-    CHECK(std::string(e.what()).find("range-only") != std::string::npos);
-  }
+  check_refused_range_only(o, "part.txt");
   // the full file fits those flags
   o.load_dist = (d.path / "full.txt").string();
   CHECK_NOTHROW(calib::quantize(o, log, warn));
   // make_plan itself refuses range-only statistics where it needs a histogram
-  std::map<std::string, Shape> shapes;
-  for (const auto& b : net.blob_names()) shapes[b] = net.blob_shape(b);
   auto bad = full.stats;
   for (auto& [n, t] : bad)
     if (n == "logits") t = calib::TensorStats::range_only(o.th_binnum);
-  CHECK_THROWS_AS(calib::make_plan(opt, bad, {}, shapes), ModelError);
+  CHECK_THROWS_AS(calib::make_plan(full.net, bad, {}, full.shapes), ModelError);
 }
 
 // MAX needs the range alone: with -th_method=MAX, or th_strategy USE_MAX on a layer, the pass
@@ -357,14 +375,7 @@ TEST_CASE("blobs with a MAX threshold are collected range-only", "[calib]") {
   write_lmdb(d.path / "lmdb", 8, 9);
   auto o = make_model(d.path, net_text(d.path / "lmdb", "th_strategy: USE_MAX"), 8);
   std::ostringstream log, warn;
-  passes::TransformReport rep;
-  const auto opt = calib::strip_label_layers(passes::graph_transform(calib::load_checked(o.model, o.weights), {}, rep));
-  engine::NetOptions no;
-  no.model_file = o.model;
-  no.weights_file = o.weights;
-  engine::Net net(opt, no);
-  calib::save_stats((d.path / "full.txt").string(),
-                    calib::collect_statistics(net, 8, o.th_binnum, calib::label_blobs(opt), warn).stats);
+  calib::save_stats((d.path / "full.txt").string(), full_statistics(o).stats);
 
   for (const char* method : {"KL", "MAX"}) {
     INFO(method);
@@ -396,14 +407,7 @@ TEST_CASE("blobs with a MAX threshold are collected range-only", "[calib]") {
   // A MAX file has no histograms: refused for KL, naming the file, a blob and why.
   o.th_method = "KL";
   o.load_dist = (d.path / "MAX.txt").string();
-  try {
-    calib::quantize(o, log, warn);
-    FAIL("range-only statistics accepted for KL");
-  } catch (const ModelError& e) {
-    INFO(e.what());
-    CHECK(std::string(e.what()).find("MAX.txt") != std::string::npos);
-    CHECK(std::string(e.what()).find("range-only") != std::string::npos);
-  }
+  check_refused_range_only(o, "MAX.txt");
 }
 
 TEST_CASE("statistics do not depend on the record order", "[calib]") {
