@@ -17,6 +17,18 @@ inline void set_num_threads(int n) {
 }
 inline int num_threads() { return num_threads_setting(); }
 
+// set_num_threads(n) until the end of the scope, then the setting it found.
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int n) : saved_(num_threads()) { set_num_threads(n); }
+  ~ThreadCountScope() { set_num_threads(saved_); }
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int saved_;
+};
+
 // Calls fn(i) for i in [begin, end). Runs inline when one thread is configured or the range
 // is smaller than min_chunk, so tiny layers pay no OpenMP overhead.
 template <typename Fn>
