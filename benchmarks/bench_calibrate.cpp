@@ -5,7 +5,9 @@
 //   Interleaved      one Fp32Forwards run and one Statistics/skip_propagated:1 run per
 //                    iteration, on one Net, each timed alone: both see the same machine load,
 //                    so the per-iteration ratio (counter ratio_median) is the number to quote on
-//                    a shared machine; ratio_of_minima divides the two minima
+//                    a shared machine; ratio_of_minima divides the two minima. Arg: the
+//                    CollectSchedule (0 automatic as quantize runs it, 1 serial, 2 pipelined;
+//                    with one thread all three are serial)
 //   Breakdown        per iteration: plain forwards, forwards with an empty per-layer hook, a
 //                    statistics pass with every blob range-only, and one as quantize runs it;
 //                    the last three as median ratios to the first
@@ -13,7 +15,8 @@
 //                    int8 umodel, files) as the tool runs it, without the int8 cosine pass
 // Peer: PyTorch FX PTQ (/work/shared/bench/torch_ptq_time.py), run by bench_calibrate.sh.
 // Needs OCTET_CALIB_MODEL=<test prototxt with Data layer> OCTET_CALIB_WEIGHTS=<fp32umodel>
-// (bench_calibrate.sh makes them from the demo); skips otherwise. N = OCTET_CALIB_ITERS (200).
+// (bench_calibrate.sh makes them from the demo); skips otherwise. N = OCTET_CALIB_ITERS (200);
+// threads (for the forwards and the statistics alike) = OCTET_CALIB_THREADS (1).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -34,8 +37,12 @@ namespace {
 
 const char* env(const char* k) { return std::getenv(k); }
 int iters() { return env("OCTET_CALIB_ITERS") ? std::atoi(env("OCTET_CALIB_ITERS")) : 200; }
+int threads() { return env("OCTET_CALIB_THREADS") ? std::atoi(env("OCTET_CALIB_THREADS")) : 1; }
 
+// Also applies OCTET_CALIB_THREADS to everything the benchmark runs.
 bool have_model(benchmark::State& st) {
+  octet::set_num_threads(threads());
+  st.counters["threads"] = octet::num_threads();
   if (env("OCTET_CALIB_MODEL") && env("OCTET_CALIB_WEIGHTS")) return true;
   st.SkipWithError("set OCTET_CALIB_MODEL and OCTET_CALIB_WEIGHTS (see bench_calibrate.sh)");
   return false;
@@ -101,6 +108,7 @@ double median(std::vector<double> v) {
 
 void Interleaved(benchmark::State& st) {
   if (!have_model(st)) return;
+  const auto schedule = static_cast<calib::CollectSchedule>(st.range(0));
   const StatsInput in(true);
   engine::Net net(in.p);
   const int n = iters();
@@ -110,7 +118,7 @@ void Interleaved(benchmark::State& st) {
     const auto t0 = Clock::now();
     plain_forwards(net, n);
     const auto t1 = Clock::now();
-    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn));
+    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn, schedule));
     const auto t2 = Clock::now();
     fwd.push_back(ms(t1 - t0));
     stats.push_back(ms(t2 - t1));
@@ -171,6 +179,7 @@ void Quantize(benchmark::State& st) {
   o.model = env("OCTET_CALIB_MODEL");
   o.weights = (dir / "net.fp32umodel").string();
   o.iterations = iters();
+  o.threads = threads();
   o.per_channel = st.range(0) != 0;
   o.cosine = false;
   std::ostringstream log, warn;
@@ -183,6 +192,6 @@ void Quantize(benchmark::State& st) {
 
 BENCHMARK(Fp32Forwards)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Statistics)->Arg(1)->Arg(0)->ArgName("skip_propagated")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(Interleaved)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
+BENCHMARK(Interleaved)->Arg(0)->Arg(1)->Arg(2)->ArgName("schedule")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 BENCHMARK(Breakdown)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 BENCHMARK(Quantize)->Arg(0)->Arg(1)->ArgName("per_channel")->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -133,44 +133,71 @@ TEST_CASE("Net::forward(after_layer): each run layer once, in order; blobs read 
   }
 }
 
-TEST_CASE("collect_statistics equals collecting every blob after each whole forward", "[calib]") {
+namespace {
+
+// What collect_statistics must give: every blob (less `skip`) read after each whole forward.
+std::vector<calib::NamedStats> read_after_each_forward(const ufw::NetParameter& p, const engine::NetOptions& o,
+                                                       const std::set<std::string>& skip,
+                                                       const std::set<std::string>& range_only, int iterations) {
+  engine::Net net(p, o);
+  std::vector<calib::StreamingStats> st;
+  std::vector<std::string> names;
+  for (const auto& b : net.blob_names())
+    if (!skip.count(b)) {
+      names.push_back(b);
+      st.emplace_back(512, !range_only.count(b));
+    }
+  for (int it = 0; it < iterations; ++it) {
+    net.forward();
+    for (size_t k = 0; k < names.size(); ++k) {
+      const auto& t = net.blob(names[k]);
+      st[k].update(std::span<const float>(t.data(), static_cast<size_t>(t.size())));
+    }
+  }
+  std::vector<calib::NamedStats> want;
+  for (size_t k = 0; k < names.size(); ++k) want.emplace_back(names[k], st[k].finish());
+  return want;
+}
+
+void check_same_stats(const std::vector<calib::NamedStats>& got, const std::vector<calib::NamedStats>& want) {
+  REQUIRE(got.size() == want.size());
+  CHECK(calib::serialize_stats(got) == calib::serialize_stats(want));
+  for (size_t k = 0; k < want.size(); ++k) {
+    INFO("blob " << want[k].first);
+    CHECK(got[k].first == want[k].first);
+    CHECK(got[k].second == want[k].second);
+  }
+}
+
+}  // namespace
+
+// Pipelined, the statistics trail the forward on a thread of their own and each forward ends
+// at a barrier; automatic times both on forwards 1-8 (so more than 16 records), then keeps
+// one. Each must equal reading every blob after each whole forward, bit for bit, on one thread
+// (where all three are serial) and two; fused and not.
+TEST_CASE("collect_statistics equals collecting every blob after each whole forward, on every schedule",
+          "[calib]") {
   test::TempDir d;
-  write_lmdb(d.path / "lmdb", 6, 7);
+  write_lmdb(d.path / "lmdb", 20, 11);
   const auto p = tiny_net(d.path / "lmdb");
   const auto skip = calib::label_blobs(p);
   const std::set<std::string> range_only = {"c2", "p1"};
   for (const bool fuse : {false, true}) {
-    DYNAMIC_SECTION("fuse " << fuse) {
-      engine::NetOptions o;
-      o.fuse = fuse;
-      engine::Net net(p, o);
-      std::ostringstream warn;
-      const auto got = calib::collect_statistics(net, 5, 512, skip, range_only, warn);
-      CHECK(got.iterations == 5);
-
-      engine::Net ref_net(p, o);
-      std::vector<calib::NamedStats> want;
-      std::vector<calib::StreamingStats> st;
-      std::vector<std::string> names;
-      for (const auto& b : ref_net.blob_names())
-        if (!skip.count(b)) {
-          names.push_back(b);
-          st.emplace_back(512, !range_only.count(b));
+    engine::NetOptions o;
+    o.fuse = fuse;
+    const auto want = read_after_each_forward(p, o, skip, range_only, 18);
+    for (const int threads : {1, 2}) {
+      for (const auto schedule :
+           {calib::CollectSchedule::serial, calib::CollectSchedule::pipelined, calib::CollectSchedule::automatic}) {
+        DYNAMIC_SECTION("fuse " << fuse << ", threads " << threads << ", schedule " << static_cast<int>(schedule)) {
+          engine::Net net(p, o);
+          std::ostringstream warn;
+          const ThreadCountScope scope(threads);
+          const auto got = calib::collect_statistics(net, 18, 512, skip, range_only, warn, schedule);
+          CHECK(num_threads() == threads);  // the pipelined forwards' fewer threads are restored
+          CHECK(got.iterations == 18);
+          check_same_stats(got.stats, want);
         }
-      for (int it = 0; it < 5; ++it) {
-        ref_net.forward();
-        for (size_t k = 0; k < names.size(); ++k) {
-          const auto& t = ref_net.blob(names[k]);
-          st[k].update(std::span<const float>(t.data(), static_cast<size_t>(t.size())));
-        }
-      }
-      for (size_t k = 0; k < names.size(); ++k) want.emplace_back(names[k], st[k].finish());
-      REQUIRE(got.stats.size() == want.size());
-      CHECK(calib::serialize_stats(got.stats) == calib::serialize_stats(want));
-      for (size_t k = 0; k < want.size(); ++k) {
-        INFO("blob " << want[k].first);
-        CHECK(got.stats[k].first == want[k].first);
-        CHECK(got.stats[k].second == want[k].second);
       }
     }
   }

@@ -7,6 +7,10 @@
 #pragma once
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -19,6 +23,8 @@
 
 #include "octet/calib/statistics.hpp"
 #include "octet/core/error.hpp"
+#include "octet/core/follower.hpp"
+#include "octet/core/parallel.hpp"
 #include "octet/engine/layers/data.hpp"
 #include "octet/engine/net.hpp"
 
@@ -65,6 +71,14 @@ class Progress {
   int last_ = -1;
 };
 
+// How collect_statistics shares the threads (octet::num_threads()) between the forwards and
+// the statistics; with one thread it is always `serial`. The result is the same for all three.
+enum class CollectSchedule {
+  automatic,  // the faster of the two below, timed on the first forwards
+  serial,     // each layer's statistics right after it, on the forward's thread
+  pipelined,  // the statistics on one thread, trailing the forward on the others
+};
+
 struct CollectResult {
   std::vector<NamedStats> stats;  // blob order of the net
   int iterations = 0;             // records actually used
@@ -74,9 +88,11 @@ struct CollectResult {
 // blob except `skip`; blobs in `range_only` (histogram_free_blobs: thresholds propagated or
 // explicit) get RangeStats alone, every other one the dyadic histogram too. Fewer records than
 // asked: a warning on `warn`, and each record is used once. The Data stream is rewound first
-// and left after the last record used.
+// and left after the last record used. `schedule` only changes the speed (see CollectSchedule);
+// octet::num_threads() is as it was on return.
 inline CollectResult collect_statistics(engine::Net& net, int iterations, int binnum, const std::set<std::string>& skip,
-                                        const std::set<std::string>& range_only, std::ostream& warn) {
+                                        const std::set<std::string>& range_only, std::ostream& warn,
+                                        CollectSchedule schedule = CollectSchedule::automatic) {
   validate_binnum(binnum);
   if (iterations < 1) throw UsageError("-iterations must be >= 1");
   const size_t records = data_records(net);
@@ -146,17 +162,63 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
     else
       after_forward.push_back(k);
   }
+  auto read_layer = [&](size_t layer) {
+    for (const auto& [a, b] : after_layer[layer]) {
+      if (b == kNone)
+        st[a].update(data[a]);
+      else
+        StreamingStats::update_relu(st[a], st[b], data[a], data[b]);
+    }
+  };
+  auto read_rest = [&] {
+    for (size_t k : after_forward) st[k].update(data[k]);
+  };
+  // Pipelined: the statistics run on a thread of their own, a layer or two behind the forward,
+  // which runs on the other threads. Each forward ends at a barrier (drain): the next one
+  // overwrites the blobs. Worth it when the forward cannot use every thread itself (a small
+  // net at batch 1); `automatic` times both schedules on a few forwards and keeps the faster.
+  // The statistics are the same either way (they do not depend on order).
+  const int threads = octet::num_threads();
+  const size_t L = net.layers().size();
+  std::optional<Follower> follower;
+  if (threads >= 2 && schedule != CollectSchedule::serial)
+    follower.emplace([&](std::uint64_t item) {
+      const auto k = static_cast<size_t>(item % (L + 1));
+      k < L ? read_layer(k) : read_rest();
+    });
+  std::uint64_t released = 0;
+  auto forward = [&](bool pipelined) {
+    if (!pipelined) {
+      net.forward(read_layer);
+      read_rest();
+      return;
+    }
+    for (auto& s : st) s.set_threaded(false);
+    const ThreadCountScope fewer(threads - 1);
+    net.forward([&](size_t k) { follower->release(released + k + 1); });
+    released += L + 1;
+    follower->release(released);
+    follower->drain();
+    for (auto& s : st) s.set_threaded(true);
+  };
+  // automatic: forward 0 warms up; 1..2·kTrials alternate the schedules, timed, and the
+  // faster minimum wins (a forward is short: one preemption can double it, so not the sums).
+  constexpr int kTrials = 4;
+  bool pipelined = schedule == CollectSchedule::pipelined && follower;
+  const bool choose = schedule == CollectSchedule::automatic && follower && n > 4 * kTrials;
+  double serial_s = HUGE_VAL, pipelined_s = HUGE_VAL;
   Progress bar("calibration", n);
   for (int it = 0; it < n; ++it) {
-    net.forward([&](size_t layer) {
-      for (const auto& [a, b] : after_layer[layer]) {
-        if (b == kNone)
-          st[a].update(data[a]);
-        else
-          StreamingStats::update_relu(st[a], st[b], data[a], data[b]);
-      }
-    });
-    for (size_t k : after_forward) st[k].update(data[k]);
+    if (choose && it >= 1 && it <= 2 * kTrials) {
+      const bool p = it % 2 == 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      forward(p);
+      double& best = p ? pipelined_s : serial_s;
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (it == 2 * kTrials) pipelined = pipelined_s < serial_s;
+    } else {
+      forward(pipelined);
+    }
     bar.step(it + 1);
   }
   for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], std::move(st[k]).release());

@@ -470,8 +470,7 @@ class StreamingStats {
       t_.range.update(x);
       return;
     }
-    constexpr std::size_t kParallelMin = std::size_t{1} << 19;
-    if (x.size() >= kParallelMin && octet::num_threads() > 1) {
+    if (threaded(x.size())) {
       fold();  // large batches: the Histogram's threaded path
       t_.update(x);
       return;
@@ -489,8 +488,7 @@ class StreamingStats {
     if (x.size() != y.size() || xs.t_.has_histogram() || !ys.t_.has_histogram())
       throw UsageError(error_text("statistics", "update_relu needs a range-only x and a histogram y of one size"));
 #if defined(__AVX512F__)
-    constexpr std::size_t kParallelMin = std::size_t{1} << 19;
-    if (xs.simd_ && ys.simd_ && !(x.size() >= kParallelMin && octet::num_threads() > 1)) {
+    if (xs.simd_ && ys.simd_ && !ys.threaded(x.size())) {
       Histogram& h = ys.t_.hist;
       for (std::size_t b = 0; b < x.size(); b += kChunk) {
         const std::size_t n = std::min(kChunk, x.size() - b);
@@ -518,6 +516,10 @@ class StreamingStats {
 
   const RangeStats& range() const noexcept { return t_.range; }
 
+  // Off: never the Histogram's threaded path, whatever octet::num_threads() says (for a
+  // collector fed from a thread of its own while the owner's kernels use the other cores).
+  void set_threaded(bool on) noexcept { threaded_ = on; }
+
   // The statistics so far (the collector stays usable).
   TensorStats finish() {
     fold();
@@ -540,6 +542,11 @@ class StreamingStats {
   // A lane gains at most one count per value: fold long before 2^32.
   static constexpr std::uint64_t kFoldAt = std::uint64_t{1} << 31;
   static constexpr std::size_t kChunk = 1024;
+
+  // Large batches take the Histogram's threaded path (the lanes are folded first).
+  bool threaded(std::size_t n) const noexcept {
+    return threaded_ && n >= (std::size_t{1} << 19) && octet::num_threads() > 1;
+  }
 
   void chunk(const float* x, std::size_t n) {
     Histogram& h = t_.hist;
@@ -878,6 +885,7 @@ class StreamingStats {
 
   TensorStats t_;
   bool simd_ = true;
+  bool threaded_ = true;
   std::vector<std::uint32_t> lanes_;   // kLanes counters per bin, side by side
   std::uint64_t pending_ = 0;          // values scattered since the last fold
   std::uint64_t zeros_ = 0, bad_ = 0;  // of those, exact zeros (bin 0) and NaN/Inf (last bin)
