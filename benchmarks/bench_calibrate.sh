@@ -40,7 +40,7 @@ fi
 # Forwards vs statistics: CPU ms per run of 200 images, median and min of 10 repetitions (the
 # min is the least disturbed by other load on a shared machine), and statistics / forwards.
 if [ -x "$BIN/bench_calibrate" ]; then
-  OCTET_CALIB_MODEL=$P OCTET_CALIB_WEIGHTS=$S.fp32umodel "$BIN/bench_calibrate" --benchmark_repetitions=10 \
+  OCTET_CALIB_MODEL=$P OCTET_CALIB_WEIGHTS=$S.fp32umodel OCTET_CALIB_THREADS=$T "$BIN/bench_calibrate" --benchmark_repetitions=10 \
     --benchmark_format=json 2>/dev/null | /usr/bin/python3 -c '
 import sys, json, statistics
 d = {}
