@@ -174,7 +174,7 @@ void check_same_stats(const std::vector<calib::NamedStats>& got, const std::vect
 // Pipelined, the statistics trail the forward on a thread of their own and each forward ends
 // at a barrier; automatic times both on forwards 1-8 (so more than 16 records), then keeps
 // one. Each must equal reading every blob after each whole forward, bit for bit, on one thread
-// (where all three are serial) and two; fused and not.
+// (where all three are serial unless given a helper thread) and two; fused and not.
 TEST_CASE("collect_statistics equals collecting every blob after each whole forward, on every schedule",
           "[calib]") {
   test::TempDir d;
@@ -187,16 +187,21 @@ TEST_CASE("collect_statistics equals collecting every blob after each whole forw
     o.fuse = fuse;
     const auto want = read_after_each_forward(p, o, skip, range_only, 18);
     for (const int threads : {1, 2}) {
-      for (const auto schedule :
-           {calib::CollectSchedule::serial, calib::CollectSchedule::pipelined, calib::CollectSchedule::automatic}) {
-        DYNAMIC_SECTION("fuse " << fuse << ", threads " << threads << ", schedule " << static_cast<int>(schedule)) {
-          engine::Net net(p, o);
-          std::ostringstream warn;
-          const ThreadCountScope scope(threads);
-          const auto got = calib::collect_statistics(net, 18, 512, skip, range_only, warn, schedule);
-          CHECK(num_threads() == threads);  // the pipelined forwards' fewer threads are restored
-          CHECK(got.iterations == 18);
-          check_same_stats(got.stats, want);
+      for (const bool helper : {false, true}) {
+        for (const auto schedule :
+             {calib::CollectSchedule::serial, calib::CollectSchedule::pipelined, calib::CollectSchedule::automatic}) {
+          DYNAMIC_SECTION("fuse " << fuse << ", threads " << threads << ", helper " << helper << ", schedule "
+                                  << static_cast<int>(schedule)) {
+            engine::Net net(p, o);
+            std::ostringstream warn;
+            const ThreadCountScope scope(threads);
+            const auto got = calib::collect_statistics(net, 18, 512, skip, range_only, warn, schedule, helper);
+            CHECK(num_threads() == threads);  // the pipelined forwards' fewer threads are restored
+            CHECK(got.iterations == 18);
+            if (schedule != calib::CollectSchedule::automatic)
+              CHECK(got.pipelined == (schedule == calib::CollectSchedule::pipelined && (threads >= 2 || helper)));
+            check_same_stats(got.stats, want);
+          }
         }
       }
     }

@@ -71,17 +71,20 @@ class Progress {
   int last_ = -1;
 };
 
-// How collect_statistics shares the threads (octet::num_threads()) between the forwards and
-// the statistics; with one thread it is always `serial`. The result is the same for all three.
+// How collect_statistics shares the threads between the forwards and the statistics: the
+// kernels' octet::num_threads(), plus one of the statistics' own when collect_statistics is
+// given a helper thread. With one thread and no helper it is always `serial`. The result is
+// the same for all three.
 enum class CollectSchedule {
   automatic,  // the faster of the two below, timed on the first forwards
   serial,     // each layer's statistics right after it, on the forward's thread
-  pipelined,  // the statistics on one thread, trailing the forward on the others
+  pipelined,  // the statistics on a thread of their own, trailing the forward
 };
 
 struct CollectResult {
   std::vector<NamedStats> stats;  // blob order of the net
   int iterations = 0;             // records actually used
+  bool pipelined = false;         // which schedule ran the forwards after the automatic choice
 };
 
 // Runs `iterations` forwards of `net` (which must have a Data layer) and accumulates every
@@ -89,10 +92,13 @@ struct CollectResult {
 // explicit) get RangeStats alone, every other one the dyadic histogram too. Fewer records than
 // asked: a warning on `warn`, and each record is used once. The Data stream is rewound first
 // and left after the last record used. `schedule` only changes the speed (see CollectSchedule);
-// octet::num_threads() is as it was on return.
+// octet::num_threads() is as it was on return. `helper_thread`: the statistics may have a
+// thread beyond num_threads() (a CPU the kernels leave idle), so pipelined forwards keep all
+// num_threads() instead of giving one up.
 inline CollectResult collect_statistics(engine::Net& net, int iterations, int binnum, const std::set<std::string>& skip,
                                         const std::set<std::string>& range_only, std::ostream& warn,
-                                        CollectSchedule schedule = CollectSchedule::automatic) {
+                                        CollectSchedule schedule = CollectSchedule::automatic,
+                                        bool helper_thread = false) {
   validate_binnum(binnum);
   if (iterations < 1) throw UsageError("-iterations must be >= 1");
   const size_t records = data_records(net);
@@ -174,14 +180,16 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
     for (size_t k : after_forward) st[k].update(data[k]);
   };
   // Pipelined: the statistics run on a thread of their own, a layer or two behind the forward,
-  // which runs on the other threads. Each forward ends at a barrier (drain): the next one
-  // overwrites the blobs. Worth it when the forward cannot use every thread itself (a small
-  // net at batch 1); `automatic` times both schedules on a few forwards and keeps the faster.
-  // The statistics are the same either way (they do not depend on order).
+  // which runs on the other threads (or on all of them, given a helper thread). Each forward
+  // ends at a barrier (drain): the next one overwrites the blobs. Worth it when the forward
+  // cannot use every thread itself (a small net at batch 1) or a CPU is idle; `automatic`
+  // times both schedules on a few forwards and keeps the faster. The statistics are the same
+  // either way (they do not depend on order).
   const int threads = octet::num_threads();
+  const int forward_threads = helper_thread ? threads : threads - 1;
   const size_t L = net.layers().size();
   std::optional<Follower> follower;
-  if (threads >= 2 && schedule != CollectSchedule::serial)
+  if (forward_threads >= 1 && schedule != CollectSchedule::serial)
     follower.emplace([&](std::uint64_t item) {
       const auto k = static_cast<size_t>(item % (L + 1));
       k < L ? read_layer(k) : read_rest();
@@ -194,7 +202,7 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
       return;
     }
     for (auto& s : st) s.set_threaded(false);
-    const ThreadCountScope fewer(threads - 1);
+    const ThreadCountScope fewer(forward_threads);
     net.forward([&](size_t k) { follower->release(released + k + 1); });
     released += L + 1;
     follower->release(released);
@@ -223,6 +231,7 @@ inline CollectResult collect_statistics(engine::Net& net, int iterations, int bi
   }
   for (size_t k = 0; k < names.size(); ++k) r.stats.emplace_back(names[k], std::move(st[k]).release());
   r.iterations = n;
+  r.pipelined = pipelined;
   return r;
 }
 inline CollectResult collect_statistics(engine::Net& net, int iterations, int binnum, const std::set<std::string>& skip,
