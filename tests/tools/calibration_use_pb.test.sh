@@ -35,6 +35,18 @@ grep -q 'type: "Data"' "${S}_test_int8_unique_top.prototxt" || fail "test net lo
 grep -q "top_quant" "${S}_deploy_int8_unique_top.prototxt" || fail "no top_quant"
 # per-layer table has a cosine column with numbers
 awk '$1=="output" && $NF+0 > 0.9 {ok=1} END {exit !ok}' "$T/q.log" || fail "no cosine for the output blob"
+grep -Eq "^time: .* statistics (serial|pipelined)$" "$T/q.log" || fail "no statistics schedule on the time line"
+# The default may run the statistics pipelined on a second thread; -threads=1 never does.
+# Same statistics either way, so the same int8 umodel and calibration table.
+cp "$S.int8umodel" "$T/default.int8umodel"
+cp "$S.calibration_table" "$T/default.table"
+"$BIN/calibration_use_pb" quantize -model="$P" -weights="$W" -iterations=20 -threads=1 >"$T/q1.log" 2>/dev/null
+grep -q "statistics serial$" "$T/q1.log" || fail "-threads=1 did not run the statistics serially"
+cmp -s "$S.int8umodel" "$T/default.int8umodel" || fail "-threads=1 and the default give different int8umodels"
+# (the table's first line is its generation time)
+cmp -s <(tail -n +2 "$S.calibration_table") <(tail -n +2 "$T/default.table") ||
+  fail "-threads=1 and the default give different tables"
+head -1 "$T/default.table" | grep -q "^# generated time: " || fail "the table's first line is not its time"
 
 # accuracy on the 200 test images (point the test prototxts at the labelled LMDB)
 sed "s#$T/cali#$T/test#" "${S}_test_fp32_unique_top.prototxt" >"$T/tf.prototxt"
@@ -73,6 +85,7 @@ bad "unknown layer 'nope'" quantize "${B[@]}" -fpfwd_outputs=nope
 bad "unknown flag" quantize "${B[@]}" -no_such_flag=1
 bad "iterations" quantize "${B[@]}" -iterations=abc
 bad "target" quantize "${B[@]}" -target=BM9999
+bad "threads must be >= 0" quantize "${B[@]}" -threads=-1
 bad "sub-command" frobnicate "${B[@]}"
 # prototxt/weights mismatch: a conv with another output count
 sed '0,/num_output: 16/s//num_output: 8/' "$P" >"$T/bad/n.prototxt"

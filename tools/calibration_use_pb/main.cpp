@@ -43,7 +43,7 @@ const std::vector<FlagSpec>& flags() {
       {"random_input_compare", FlagKind::Bool, "false", "graph check on random input instead of the LMDB"},
       {"fp32_diff", FlagKind::Float, "0.001", "graph check tolerance (max |diff| / max |x| per blob)"},
       {"target", FlagKind::String, "BM1684X", "BM1684X (= BM1686) or BM1684"},
-      {"threads", FlagKind::Int, "1", "CPU threads"},
+      {"threads", FlagKind::Int, "0", "CPU threads; 0: kernels on one, the statistics on a second CPU when there is one, threshold searches one blob per CPU"},
       {"cosine", FlagKind::Bool, "true", "per-layer cosine of int8 vs fp32 on a held-back record"},
   };
   return f;
@@ -88,7 +88,6 @@ int run(int argc, char** argv) {
   o.fp32_diff = f.real("fp32_diff");
   o.target = f.str("target");
   o.threads = static_cast<int>(f.integer("threads"));
-  if (o.threads < 1) throw octet::UsageError("-threads must be >= 1");
   o.cosine = f.boolean("cosine");
   if (cmd == "graph_transform") {
     octet::calib::graph_transform(o, std::cout, std::cerr);

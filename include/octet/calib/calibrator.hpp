@@ -4,6 +4,7 @@
 // so a bad flag, a bad model or a failed step leaves nothing next to -weights.
 // Depends on passes/, calib/ and engine/; the tool main only parses flags.
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -24,6 +25,7 @@
 #include "octet/calib/statistics.hpp"
 #include "octet/calib/table.hpp"
 #include "octet/core/atomic_file.hpp"
+#include "octet/core/cpus.hpp"
 #include "octet/core/error.hpp"
 #include "octet/engine/net.hpp"
 #include "octet/ir/graph.hpp"
@@ -50,7 +52,11 @@ struct CalibOptions {
   double fp32_diff = 0.001;
   int compare_samples = 3;
   std::string target = "BM1684X";
-  int threads = 1;
+  // Threads for everything. 0 (the default): the kernels on one, never on more (OpenMP's
+  // per-layer barriers can slow a busy machine many times over); the statistics pass may add a
+  // thread of its own when the process has a second CPU (pipelined, if it times faster); the
+  // threshold searches run one blob per CPU.
+  int threads = 0;
   bool cosine = true;  // per-layer cosine of int8 vs fp32 on a held-back record
 };
 
@@ -131,6 +137,7 @@ struct CalibResult {
   std::map<std::string, double> cosine;
   double seconds = 0;
   std::vector<std::pair<std::string, double>> phases;  // wall seconds per phase
+  std::string statistics_schedule;                     // "serial", "pipelined" or "loaded"
 };
 
 namespace detail {
@@ -175,6 +182,7 @@ inline void check_options(const CalibOptions& o) {
   (void)parse_th_method(o.th_method);
   (void)parse_target(o.target);
   if (!(o.fp32_diff > 0)) throw UsageError("-fp32_diff must be > 0");
+  if (o.threads < 0) throw UsageError("-threads must be >= 0 (0: one, plus a statistics thread), got " + std::to_string(o.threads));
   // NNTC refuses ADMM with -load_dist; Octet's statistics hold everything ADMM needs, so it is allowed.
 }
 
@@ -214,7 +222,8 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
   const auto t0 = std::chrono::steady_clock::now();
   auto tp = t0;
   check_options(o);
-  set_num_threads(o.threads);
+  set_num_threads(o.threads > 0 ? o.threads : 1);
+  const bool helper_thread = o.threads == 0 && available_cpus() >= 2;
   CalibResult r;
   auto phase = [&](const char* name) {
     const auto now = std::chrono::steady_clock::now();
@@ -268,15 +277,25 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
         throw UsageError(error_text(o.load_dist, "statistics have " + std::to_string(s.second.binnum) +
                                                      " bins, -th_binnum is " + std::to_string(o.th_binnum)));
     r.iterations = 0;
+    r.statistics_schedule = "loaded";
     log << "statistics loaded from " << o.load_dist << "\n";
   } else {
-    auto c = collect_statistics(fnet, o.iterations, o.th_binnum, skip, range_only, warn);
+    auto c = collect_statistics(fnet, o.iterations, o.th_binnum, skip, range_only, warn, CollectSchedule::automatic,
+                                helper_thread);
     stats = std::move(c.stats);
     r.iterations = c.iterations;
+    r.statistics_schedule = c.pipelined ? "pipelined" : "serial";
   }
   phase("statistics");
 
-  r.plan = make_plan(calib_net, stats, po, shapes);
+  {
+    // -threads=0: the searches, one blob per thread (one parallel region, no per-layer
+    // barriers), on every CPU the process has, up to one per blob.
+    const int search_threads =
+        o.threads > 0 ? o.threads : std::max(1, std::min(available_cpus(), static_cast<int>(calibrated.size())));
+    const ThreadCountScope scope(search_threads);
+    r.plan = make_plan(calib_net, stats, po, shapes);
+  }
   phase("thresholds");
   for (const auto& w : r.plan.warnings) warn << "warning: " << w << "\n";
   for (const auto& f : r.plan.float_reasons) log << "float layer " << f << "\n";
@@ -339,6 +358,7 @@ inline void print_summary(const CalibResult& r, std::ostream& os) {
   }
   os << "time:";
   for (const auto& [n, t] : r.phases) os << " " << n << " " << detail::fmt(t, 3) << " s;";
+  if (!r.statistics_schedule.empty()) os << " statistics " << r.statistics_schedule;
   os << "\n";
   os << "int8 layers: " << r.qrep.int8_layers << ", float layers: " << r.qrep.float_layers << ", iterations: "
      << r.iterations << "\n";
