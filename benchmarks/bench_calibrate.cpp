@@ -7,16 +7,18 @@
 //                    so the per-iteration ratio (counter ratio_median) is the number to quote on
 //                    a shared machine; ratio_of_minima divides the two minima. Arg: the
 //                    CollectSchedule (0 automatic as quantize runs it, 1 serial, 2 pipelined;
-//                    with one thread all three are serial)
+//                    with one thread and no helper thread all three are serial)
 //   Breakdown        per iteration: plain forwards, forwards with an empty per-layer hook, a
-//                    statistics pass with every blob range-only, and one as quantize runs it;
-//                    the last three as median ratios to the first
+//                    statistics pass with every blob range-only, and one with the blobs as
+//                    quantize collects them, neither with a helper thread; the last three as
+//                    median ratios to the first
 //   Quantize         the whole quantize (load, graph_transform + check, statistics, KL thresholds,
 //                    int8 umodel, files) as the tool runs it, without the int8 cosine pass
 // Peer: PyTorch FX PTQ (/work/shared/bench/torch_ptq_time.py), run by bench_calibrate.sh.
 // Needs OCTET_CALIB_MODEL=<test prototxt with Data layer> OCTET_CALIB_WEIGHTS=<fp32umodel>
 // (bench_calibrate.sh makes them from the demo); skips otherwise. N = OCTET_CALIB_ITERS (200);
-// threads (for the forwards and the statistics alike) = OCTET_CALIB_THREADS (1).
+// OCTET_CALIB_THREADS = quantize's -threads (default 0, as quantize's default: the kernels on
+// one thread, and Statistics and Interleaved give the statistics a helper thread).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -37,12 +39,15 @@ namespace {
 
 const char* env(const char* k) { return std::getenv(k); }
 int iters() { return env("OCTET_CALIB_ITERS") ? std::atoi(env("OCTET_CALIB_ITERS")) : 200; }
-int threads() { return env("OCTET_CALIB_THREADS") ? std::atoi(env("OCTET_CALIB_THREADS")) : 1; }
+int threads() { return env("OCTET_CALIB_THREADS") ? std::atoi(env("OCTET_CALIB_THREADS")) : 0; }
+// As quantize decides it for -threads=0.
+bool helper_thread() { return threads() == 0 && octet::available_cpus() >= 2; }
 
 // Also applies OCTET_CALIB_THREADS to everything the benchmark runs.
 bool have_model(benchmark::State& st) {
-  octet::set_num_threads(threads());
+  octet::set_num_threads(std::max(threads(), 1));
   st.counters["threads"] = octet::num_threads();
+  st.counters["helper"] = helper_thread();
   if (env("OCTET_CALIB_MODEL") && env("OCTET_CALIB_WEIGHTS")) return true;
   st.SkipWithError("set OCTET_CALIB_MODEL and OCTET_CALIB_WEIGHTS (see bench_calibrate.sh)");
   return false;
@@ -94,7 +99,8 @@ void Statistics(benchmark::State& st) {
   engine::Net net(in.p);
   std::ostringstream warn;
   for (auto _ : st)
-    benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, in.skip, in.range_only, warn));
+    benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, in.skip, in.range_only, warn,
+                                                       calib::CollectSchedule::automatic, helper_thread()));
   st.counters["images"] = iters();
   st.counters["range_only"] = static_cast<double>(in.range_only.size());
 }
@@ -118,7 +124,8 @@ void Interleaved(benchmark::State& st) {
     const auto t0 = Clock::now();
     plain_forwards(net, n);
     const auto t1 = Clock::now();
-    benchmark::DoNotOptimize(calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn, schedule));
+    benchmark::DoNotOptimize(
+        calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn, schedule, helper_thread()));
     const auto t2 = Clock::now();
     fwd.push_back(ms(t1 - t0));
     stats.push_back(ms(t2 - t1));

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Whole-quantize speed of calibration_use_pb vs PyTorch FX PTQ on the demo ResNet8, 200 images,
-# Octet on T threads (default 1), PyTorch on 2 (its script sets 2), runs interleaved (so both see the same machine load); medians of R runs.
+# Octet with -threads=T (default 0, quantize's default: kernels on one thread, statistics on a
+# second when there is one), PyTorch on 2 (its script sets 2), runs interleaved (so both see the same machine load); medians of R runs.
 # Octet: wall time of `calibration_use_pb quantize` (whole process: load, graph_transform + check,
 # statistics, KL thresholds, int8 umodel, files; no cosine pass). PyTorch: the timed region of
 # /work/shared/bench/torch_ptq_time.py (prepare + calibrate + convert; model load not counted).
 # Then bench_calibrate (Google Benchmark) for forwards vs statistics, when built.
-# usage: bench_calibrate.sh <work_dir> [bin_dir=build/bin] [runs=5] [threads=1]
+# usage: bench_calibrate.sh <work_dir> [bin_dir=build/bin] [runs=5] [threads=0]
 set -euo pipefail
 W=${1:?usage: bench_calibrate.sh <work_dir> [bin_dir] [runs]}
 BIN=${2:-build/bin}
 R=${3:-5}
-T=${4:-1}
+T=${4:-0}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PEER=/work/shared/bench/torch_ptq_time.py
 mkdir -p "$W"
@@ -29,7 +30,7 @@ for i in $(seq "$R"); do
   if /usr/bin/python3 -c "import torch" 2>/dev/null; then /usr/bin/python3 "$PEER" 200 50 | tail -1 >>"$W/torch.t"; fi
 done
 o=$(med <"$W/octet.t")
-echo "octet calibration_use_pb quantize (200 images, KL, $T thread(s)): median ${o} s over $R runs"
+echo "octet calibration_use_pb quantize (200 images, KL, -threads=$T): median ${o} s over $R runs"
 if [ -s "$W/torch.t" ]; then
   t=$(med <"$W/torch.t")
   echo "pytorch FX PTQ (200 images, histogram + per-channel): median ${t} s"
