@@ -304,7 +304,7 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
   std::vector<std::string> names = p.order;
   std::vector<ThresholdResult> res(names.size());
   std::vector<std::string> how(names.size());
-  parallel_for(0, static_cast<int64_t>(names.size()), [&](int64_t k) {
+  auto search = [&](std::size_t k) {
     const auto& bp = p.blobs.at(names[k]);
     const auto& l = net.layer(producer.at(names[k]));
     const TensorStats& ts = *by_blob.at(names[k]);
@@ -327,7 +327,14 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
       tag += "*" + std::to_string(l.th_scale()).substr(0, 6);
     }
     how[k] = tag;
-  });
+  };
+  // One blob at a time to whichever thread is free, not a fixed share each: blobs differ in
+  // cost (derived and explicit ones have none), and on a busy machine a thread that shares its
+  // CPU with another process should take fewer (a fixed half took up to 1.8x the serial time).
+  const auto count = static_cast<std::ptrdiff_t>(names.size());
+  const int threads = num_threads();
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
+  for (std::ptrdiff_t k = 0; k < count; ++k) search(static_cast<std::size_t>(k));
   for (size_t k = 0; k < names.size(); ++k) {
     auto& b = p.blobs.at(names[k]);
     const auto& ts = *by_blob.at(names[k]);
