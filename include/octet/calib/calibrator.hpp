@@ -206,6 +206,7 @@ inline ufw::NetParameter optimise(const ufw::NetParameter& net, const CalibOptio
 
 inline CalibResult graph_transform(const CalibOptions& o, std::ostream& log, std::ostream& warn) {
   check_options(o);
+  set_num_threads(o.threads > 0 ? o.threads : 1);  // the check's forwards
   CalibResult r;
   r.names = output_names(o.weights);
   const ufw::NetParameter net = load_checked(o.model, o.weights);
