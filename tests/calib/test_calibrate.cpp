@@ -366,6 +366,21 @@ TEST_CASE("propagated blobs are collected range-only; full and range-only dist f
   for (auto& [n, t] : bad)
     if (n == "logits") t = calib::TensorStats::range_only(o.th_binnum);
   CHECK_THROWS_AS(calib::make_plan(full.net, bad, {}, full.shapes), ModelError);
+  // An error inside the threshold searches reaches the caller from their parallel region too
+  // (never std::terminate): a KL blob whose histogram holds more counts than KL can sum exactly.
+  auto too_many = full.stats;
+  int searched = 0;
+  for (auto& [n, t] : too_many)
+    if (a.plan.blobs.count(n) && a.plan.blobs.at(n).method == "KL" && searched++ == 0) {
+      std::vector<std::uint64_t> counts(t.hist.counts().begin(), t.hist.counts().end());
+      counts[1] += std::uint64_t{1} << 53;
+      t.hist = calib::Histogram::restore(t.hist.mode(), t.hist.binnum(), 0.0f, t.hist.exponent(), std::move(counts));
+    }
+  REQUIRE(searched > 1);  // more than one search, so two threads both get one
+  for (const int threads : {1, 2}) {
+    const ThreadCountScope scope(threads);
+    CHECK_THROWS_WITH(calib::make_plan(full.net, too_many, {}, full.shapes), Catch::Contains("more than 2^52"));
+  }
 }
 
 // MAX needs the range alone: with -th_method=MAX, or th_strategy USE_MAX on a layer, the pass

@@ -7,6 +7,7 @@
 // input; concat inputs are aligned to the output).
 // Depends on calib/{statistics,threshold}.hpp, ir/ and the proto; never on the runtime.
 #pragma once
+#include <exception>
 #include <map>
 #include <set>
 #include <string>
@@ -331,10 +332,24 @@ inline Plan make_plan(const ufw::NetParameter& net, const std::vector<NamedStats
   // One blob at a time to whichever thread is free, not a fixed share each: blobs differ in
   // cost (derived and explicit ones have none), and on a busy machine a thread that shares its
   // CPU with another process should take fewer (a fixed half took up to 1.8x the serial time).
+  // An exception must not leave an OpenMP region (std::terminate): the first one is rethrown.
   const auto count = static_cast<std::ptrdiff_t>(names.size());
   const int threads = num_threads();
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
-  for (std::ptrdiff_t k = 0; k < count; ++k) search(static_cast<std::size_t>(k));
+  if (threads <= 1 || count <= 1) {
+    for (std::size_t k = 0; k < names.size(); ++k) search(k);
+  } else {
+    std::exception_ptr failed;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (std::ptrdiff_t k = 0; k < count; ++k) {
+      try {
+        search(static_cast<std::size_t>(k));
+      } catch (...) {
+#pragma omp critical(octet_make_plan_error)
+        if (!failed) failed = std::current_exception();
+      }
+    }
+    if (failed) std::rethrow_exception(failed);
+  }
   for (size_t k = 0; k < names.size(); ++k) {
     auto& b = p.blobs.at(names[k]);
     const auto& ts = *by_blob.at(names[k]);
