@@ -98,10 +98,13 @@ void Statistics(benchmark::State& st) {
   const StatsInput in(st.range(0) != 0);
   engine::Net net(in.p);
   std::ostringstream warn;
+  double pipelined = 0;
   for (auto _ : st)
-    benchmark::DoNotOptimize(calib::collect_statistics(net, iters(), 2048, in.skip, in.range_only, warn,
-                                                       calib::CollectSchedule::automatic, helper_thread()));
+    pipelined += calib::collect_statistics(net, iters(), 2048, in.skip, in.range_only, warn,
+                                           calib::CollectSchedule::automatic, helper_thread())
+                     .pipelined;
   st.counters["images"] = iters();
+  st.counters["pipelined"] = benchmark::Counter(pipelined, benchmark::Counter::kAvgIterations);
   st.counters["range_only"] = static_cast<double>(in.range_only.size());
 }
 
@@ -120,12 +123,13 @@ void Interleaved(benchmark::State& st) {
   const int n = iters();
   std::ostringstream warn;
   std::vector<double> fwd, stats, ratio;
+  double pipelined = 0;  // iterations whose statistics ran pipelined
   for (auto _ : st) {
     const auto t0 = Clock::now();
     plain_forwards(net, n);
     const auto t1 = Clock::now();
-    benchmark::DoNotOptimize(
-        calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn, schedule, helper_thread()));
+    pipelined += calib::collect_statistics(net, n, 2048, in.skip, in.range_only, warn, schedule, helper_thread())
+                     .pipelined;
     const auto t2 = Clock::now();
     fwd.push_back(ms(t1 - t0));
     stats.push_back(ms(t2 - t1));
@@ -136,6 +140,7 @@ void Interleaved(benchmark::State& st) {
   st.counters["stats_min_ms"] = *std::min_element(stats.begin(), stats.end());
   st.counters["ratio_of_minima"] = st.counters["stats_min_ms"] / st.counters["fwd_min_ms"];
   st.counters["ratio_median"] = median(ratio);
+  st.counters["pipelined"] = pipelined / static_cast<double>(ratio.size());
 }
 
 // Where the statistics pass's time goes, as ratios to the plain forwards timed in the same

@@ -38,22 +38,29 @@ if [ -s "$W/torch.t" ]; then
 else
   echo "pytorch: not installed (apt-get install python3-torch)"
 fi
-# Forwards vs statistics: CPU ms per run of 200 images, median and min of 10 repetitions (the
-# min is the least disturbed by other load on a shared machine), and statistics / forwards.
+# Forwards vs statistics: wall ms per run of 200 images, median and min of 10 repetitions (the
+# min is the least disturbed by other load on a shared machine), statistics / forwards, and
+# Interleaved's paired ratios (the figure to quote on a shared machine).
 if [ -x "$BIN/bench_calibrate" ]; then
   OCTET_CALIB_MODEL=$P OCTET_CALIB_WEIGHTS=$S.fp32umodel OCTET_CALIB_THREADS=$T "$BIN/bench_calibrate" --benchmark_repetitions=10 \
     --benchmark_format=json 2>/dev/null | /usr/bin/python3 -c '
 import sys, json, statistics
-d = {}
+d, ratio = {}, {}
 for b in json.load(sys.stdin)["benchmarks"]:
     if b.get("run_type") == "iteration":
-        d.setdefault(b["name"].replace("/real_time", ""), []).append(b["cpu_time"])
+        n = b["name"].replace("/real_time", "").replace("/min_time:5.000", "")
+        d.setdefault(n, []).append(b["real_time"])  # wall: with -threads=0 the statistics have a thread of their own
+        if "ratio_median" in b:
+            ratio.setdefault(n, []).append(b["ratio_median"])
 for n, v in d.items():
-    print(f"{n:34s} median {statistics.median(v):7.1f} ms  min {min(v):7.1f} ms CPU")
+    print(f"{n:34s} median {statistics.median(v):7.1f} ms  min {min(v):7.1f} ms wall")
 f = d.get("Fp32Forwards")
 for n in ("Statistics/skip_propagated:1", "Statistics/skip_propagated:0"):
     if f and n in d:
         print(f"{n} / Fp32Forwards: median {statistics.median(d[n]) / statistics.median(f):.2f}x, "
-              f"min {min(d[n]) / min(f):.2f}x (target <= 1.25x for skip_propagated:1)")
+              f"min {min(d[n]) / min(f):.2f}x")
+for n, v in ratio.items():
+    print(f"{n} statistics / forwards, paired per iteration: median of runs {statistics.median(v):.3f}x, "
+          f"range {min(v):.3f}-{max(v):.3f}x (target <= 1.25x; schedule:0 is as quantize runs it)")
 '
 fi
