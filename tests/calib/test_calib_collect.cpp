@@ -208,6 +208,41 @@ TEST_CASE("collect_statistics equals collecting every blob after each whole forw
   }
 }
 
+// A record of the wrong shape part-way through the LMDB: the Data layer's error reaches the
+// caller on every schedule (during the automatic choice's timed forwards and after it), the
+// statistics thread stops, and the thread count is restored.
+TEST_CASE("collect_statistics passes a Data-layer error through on every schedule", "[calib]") {
+  for (const int bad : {4, 12}) {  // 4: a timed pipelined forward of the automatic choice
+    test::TempDir d;
+    {
+      data::LmdbWriter w(d.path / "lmdb");
+      for (int r = 0; r < 20; ++r) {
+        const std::int64_t width = r == bad ? 4 : 8;
+        w.put(data::Sample::from<float>({1, 2, 8, width}, std::vector<float>(static_cast<size_t>(16 * width), 0.5f),
+                                        DType::F32, 0));
+      }
+      w.close();
+    }
+    const auto p = tiny_net(d.path / "lmdb");
+    for (const int threads : {1, 2}) {
+      for (const bool helper : {false, true}) {
+        for (const auto schedule :
+             {calib::CollectSchedule::serial, calib::CollectSchedule::pipelined, calib::CollectSchedule::automatic}) {
+          DYNAMIC_SECTION("bad record " << bad << ", threads " << threads << ", helper " << helper << ", schedule "
+                                        << static_cast<int>(schedule)) {
+            engine::Net net(p);
+            std::ostringstream warn;
+            const ThreadCountScope scope(threads);
+            CHECK_THROWS_WITH(calib::collect_statistics(net, 18, 512, calib::label_blobs(p), {}, warn, schedule, helper),
+                              Catch::Contains("does not match the net input shape"));
+            CHECK(num_threads() == threads);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("StreamingStats::update_relu equals updating x and y = ReLU(x) separately", "[calib]") {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.f, 1.f);
