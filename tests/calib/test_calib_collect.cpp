@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 #include <sstream>
+#include <string>
 
 #include "octet/calib/collect.hpp"
 #include "octet/engine/init_weights.hpp"
@@ -169,6 +170,23 @@ void check_same_stats(const std::vector<calib::NamedStats>& got, const std::vect
   }
 }
 
+// body(threads, helper, schedule) in a section of its own (`what` plus the three) for 1 and 2
+// threads, with and without a helper thread, on every schedule. The thread count is set for the
+// body, and must be that again after it: the pipelined forwards' fewer threads are restored.
+template <class Body>
+void on_every_schedule(const std::string& what, Body&& body) {
+  for (const int threads : {1, 2})
+    for (const bool helper : {false, true})
+      for (const auto schedule :
+           {calib::CollectSchedule::serial, calib::CollectSchedule::pipelined, calib::CollectSchedule::automatic})
+        DYNAMIC_SECTION(what << ", threads " << threads << ", helper " << helper << ", schedule "
+                             << static_cast<int>(schedule)) {
+          const ThreadCountScope scope(threads);
+          body(threads, helper, schedule);
+          CHECK(num_threads() == threads);
+        }
+}
+
 }  // namespace
 
 // Pipelined, the statistics trail the forward on a thread of their own and each forward ends
@@ -186,25 +204,15 @@ TEST_CASE("collect_statistics equals collecting every blob after each whole forw
     engine::NetOptions o;
     o.fuse = fuse;
     const auto want = read_after_each_forward(p, o, skip, range_only, 18);
-    for (const int threads : {1, 2}) {
-      for (const bool helper : {false, true}) {
-        for (const auto schedule :
-             {calib::CollectSchedule::serial, calib::CollectSchedule::pipelined, calib::CollectSchedule::automatic}) {
-          DYNAMIC_SECTION("fuse " << fuse << ", threads " << threads << ", helper " << helper << ", schedule "
-                                  << static_cast<int>(schedule)) {
-            engine::Net net(p, o);
-            std::ostringstream warn;
-            const ThreadCountScope scope(threads);
-            const auto got = calib::collect_statistics(net, 18, 512, skip, range_only, warn, schedule, helper);
-            CHECK(num_threads() == threads);  // the pipelined forwards' fewer threads are restored
-            CHECK(got.iterations == 18);
-            if (schedule != calib::CollectSchedule::automatic)
-              CHECK(got.pipelined == (schedule == calib::CollectSchedule::pipelined && (threads >= 2 || helper)));
-            check_same_stats(got.stats, want);
-          }
-        }
-      }
-    }
+    on_every_schedule("fuse " + std::to_string(fuse), [&](int threads, bool helper, calib::CollectSchedule schedule) {
+      engine::Net net(p, o);
+      std::ostringstream warn;
+      const auto got = calib::collect_statistics(net, 18, 512, skip, range_only, warn, schedule, helper);
+      CHECK(got.iterations == 18);
+      if (schedule != calib::CollectSchedule::automatic)
+        CHECK(got.pipelined == (schedule == calib::CollectSchedule::pipelined && (threads >= 2 || helper)));
+      check_same_stats(got.stats, want);
+    });
   }
 }
 
@@ -224,22 +232,12 @@ TEST_CASE("collect_statistics passes a Data-layer error through on every schedul
       w.close();
     }
     const auto p = tiny_net(d.path / "lmdb");
-    for (const int threads : {1, 2}) {
-      for (const bool helper : {false, true}) {
-        for (const auto schedule :
-             {calib::CollectSchedule::serial, calib::CollectSchedule::pipelined, calib::CollectSchedule::automatic}) {
-          DYNAMIC_SECTION("bad record " << bad << ", threads " << threads << ", helper " << helper << ", schedule "
-                                        << static_cast<int>(schedule)) {
-            engine::Net net(p);
-            std::ostringstream warn;
-            const ThreadCountScope scope(threads);
-            CHECK_THROWS_WITH(calib::collect_statistics(net, 18, 512, calib::label_blobs(p), {}, warn, schedule, helper),
-                              Catch::Contains("does not match the net input shape"));
-            CHECK(num_threads() == threads);
-          }
-        }
-      }
-    }
+    on_every_schedule("bad record " + std::to_string(bad), [&](int, bool helper, calib::CollectSchedule schedule) {
+      engine::Net net(p);
+      std::ostringstream warn;
+      CHECK_THROWS_WITH(calib::collect_statistics(net, 18, 512, calib::label_blobs(p), {}, warn, schedule, helper),
+                        Catch::Contains("does not match the net input shape"));
+    });
   }
 }
 
