@@ -224,7 +224,8 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
   auto tp = t0;
   check_options(o);
   set_num_threads(o.threads > 0 ? o.threads : 1);
-  const bool helper_thread = o.threads == 0 && available_cpus() >= 2;
+  const int cpus = o.threads == 0 ? available_cpus() : 0;  // only -threads=0 asks
+  const bool helper_thread = cpus >= 2;
   CalibResult r;
   auto phase = [&](const char* name) {
     const auto now = std::chrono::steady_clock::now();
@@ -293,7 +294,7 @@ inline CalibResult quantize(const CalibOptions& o, std::ostream& log, std::ostre
     // -threads=0: the searches, one blob per thread (one parallel region, no per-layer
     // barriers), on every CPU the process has, up to one per blob.
     const int search_threads =
-        o.threads > 0 ? o.threads : std::max(1, std::min(available_cpus(), static_cast<int>(calibrated.size())));
+        o.threads > 0 ? o.threads : std::max(1, std::min(cpus, static_cast<int>(calibrated.size())));
     const ThreadCountScope scope(search_threads);
     r.plan = make_plan(calib_net, stats, po, shapes);
   }
